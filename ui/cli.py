@@ -1,0 +1,63 @@
+"""The `movierec` command line (contract: ../shared/DESIGN.md, "Command line")."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from index.backends import CHOICES
+from index.config import DEFAULT_LIMIT
+from index.errors import UserError
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except UserError as exc:
+        print(f"movierec: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("movierec: interrupted", file=sys.stderr)
+        return 130
+
+
+def workspace(args):
+    from index.workspace import Workspace
+
+    return Workspace.open(args.data_dir, llm_choice=args.llm, chroma_host=args.chroma_host,
+                          source=getattr(args, "source", None), limit=getattr(args, "limit", None))
+
+
+def _index(args) -> int:
+    from index.build import build_baseline, report
+    from index.embeddings import embedder_name
+
+    ws = workspace(args)
+    catalog = ws.catalog
+    print(f"catalog: {catalog.source} - {len(catalog)} movies, {len(catalog.ratings)} training ratings")
+    print(f"embedder: {embedder_name()}")
+    print(f"llm: {ws.backend.describe()}")
+    print(f"store: {args.chroma_host or ws.root / 'chroma'}")
+    ws.remember_catalog()
+    print(report(build_baseline(ws)))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="movierec", description="Conversational movie recommender on MovieLens.")
+    parser.add_argument("--llm", choices=CHOICES, default="auto",
+                        help="LLM backend (auto: OpenAI key, else MOVIEREC_LLM_BASE_URL, else local GGUF, else none)")
+    parser.add_argument("--data-dir", help="where indexes and caches live (default $MOVIEREC_DATA_DIR or .movierec)")
+    parser.add_argument("--chroma-host", metavar="HOST:PORT", help="use a Chroma server instead of the local store")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    index = commands.add_parser("index", help="load the catalog and build both collections")
+    index.add_argument("--source", help="bundled (default), ml-latest-small, ml-25m, or a MovieLens zip/folder")
+    index.add_argument("--limit", type=int, help=f"keep the N most-rated movies (default {DEFAULT_LIMIT})")
+    index.set_defaults(run=_index)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -19,6 +19,7 @@ from index.catalog import Catalog, Movie
 from index.titles import normalize
 
 FUZZY_CUTOFF = 86.0
+POPULARITY_OVERRIDE = 3
 _ROMAN = {"ii": "2", "iii": "3", "iv": "4", "vi": "6", "vii": "7", "viii": "8", "ix": "9"}
 _NUMBER_WORDS = {"two": "2", "three": "3", "four": "4", "five": "5"}
 _YEAR_IN_QUERY = re.compile(r"[\s(,]*\(?((?:18|19|20)\d\d)\)?\s*$")
@@ -97,9 +98,10 @@ class TitleMatcher:
         key = _key(name)
         if not key:
             return None
-        for table, how, score in ((self._exact, "exact", 100.0), (self._main, "main-title", 95.0)):
-            if key in table:
-                return TitleMatch(_prefer_year(table[key], year), score, how)
+        if key in self._exact or key in self._main:
+            movie = self._named(key, year)
+            how, score = ("exact", 100.0) if movie in self._exact.get(key, ()) else ("main-title", 95.0)
+            return TitleMatch(movie, score, how)
         candidates = self._fuzzy(key, limit=5)
         if not candidates:
             return None
@@ -156,11 +158,20 @@ class TitleMatcher:
     def _longest_name_at(self, text: str, tokens: list[tuple[int, int]], i: int) -> tuple[int, Movie] | None:
         for end in range(min(len(tokens), i + _MAX_TITLE_WORDS), i, -1):
             key = _key(text[tokens[i][0]:tokens[end - 1][1]])
-            movies = self._exact.get(key) or self._main.get(key)
-            if movies:
+            if key in self._exact or key in self._main:
                 year = _YEAR_TOKEN.fullmatch(text[slice(*tokens[end])]) if end < len(tokens) else None
-                return end, _prefer_year(movies, int(year.group(1)) if year else None)
+                return end, self._named(key, int(year.group(1)) if year else None)
         return None
+
+    def _named(self, key: str, year: int | None) -> Movie:
+        """The film a name means: the year decides; else the exact title, unless a film whose main title
+        it is was rated far more often ("Lord of the Rings" means 2001's, not the 1978 cartoon)."""
+        exact, main = self._exact.get(key, []), self._main.get(key, [])
+        if year is not None:
+            return _prefer_year(exact + main, year)
+        if exact and main and main[0].n_ratings > POPULARITY_OVERRIDE * exact[0].n_ratings:
+            return main[0]
+        return (exact or main)[0]
 
 
 def _split_query_year(query: str) -> tuple[str, int | None]:

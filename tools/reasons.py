@@ -1,0 +1,44 @@
+"""One-sentence reasons built only from evidence, for the no-LLM path and for LLM fallbacks."""
+
+from __future__ import annotations
+
+from tools.candidates import Candidate, SearchRequest
+from tools.preferences import MOODS
+
+
+def evidence_reason(candidate: Candidate, request: SearchRequest) -> str:
+    """E.g. "Fans of Heat (1995) loved it; a tense Crime thriller from 1998, in the 90s you asked for."."""
+    movie = candidate.movie
+    clauses = []
+    if candidate.because_of:
+        clauses.append(f"fans of {_join(candidate.because_of[:2])} loved it")
+    described = _describe(movie.genres, request.wanted_genres, request.moods)
+    era = request.era
+    if described:
+        year = f" from {movie.year}" if movie.year else ""
+        asked = f", in the {era} you asked for" if era and era != "any era" and movie.year else ""
+        clauses.append(f"{described}{year}{asked}")
+    if request.subtitles and movie.original_title:
+        clauses.append(f"subtitled (original title: {movie.original_title})")
+    if not clauses or (len(clauses) == 1 and not candidate.because_of):
+        if movie.mean_rating and movie.n_ratings >= 20:
+            clauses.append(f"rated {movie.mean_rating:.1f}/5 by {movie.n_ratings} viewers")
+        elif candidate.signals.get("content", 0) >= 0.5:
+            clauses.append("it closely matches how you described what you want")
+    sentence = "; ".join(clauses) or "a well-liked film that fits the rest of your preferences"
+    return sentence[0].upper() + sentence[1:] + "."
+
+
+def _describe(genres: tuple[str, ...], wanted: tuple[str, ...], moods: tuple[str, ...]) -> str:
+    matched = [g for g in genres if g in wanted]
+    fitting = [m for m in moods if set(MOODS[m][1]) & set(genres)]
+    if not matched and not fitting:
+        return ""
+    mood = f"{_join(fitting[:2])} " if fitting else ""
+    kind = _join(matched[:3]) if matched else "/".join(genres[:2])
+    return f"a {mood}{kind} pick"
+
+
+def _join(items) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

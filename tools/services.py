@@ -1,0 +1,56 @@
+"""What the tools share per process: catalog, title matcher, collaborative model, one searcher per collection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from index.collab import Collaborative
+from index.matching import TitleMatcher
+from index.store import BASELINE, ENRICHED, stored_nodes
+from index.workspace import Workspace
+from tools.candidates import CandidateGenerator, FusionWeights
+from tools.rerank import JustifiedRerank
+
+COLLECTIONS = (ENRICHED, BASELINE)
+
+
+@dataclass(eq=False)
+class MovieServices:
+    workspace: Workspace
+    reranker: JustifiedRerank
+    weights: FusionWeights = field(default_factory=FusionWeights.load)
+    _generators: dict[str, CandidateGenerator] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_workspace(cls, ws: Workspace, use_llm: bool = True, **rerank_options) -> "MovieServices":
+        llm = ws.backend.llm if use_llm else None
+        if ws.backend.name == "local":
+            rerank_options.setdefault("max_candidates", 20)  # 50 candidates cost ~30 s of prompt on 2 cores
+        return cls(workspace=ws, reranker=JustifiedRerank(llm=llm, **rerank_options))
+
+    @property
+    def catalog(self):
+        return self.workspace.catalog
+
+    @cached_property
+    def matcher(self) -> TitleMatcher:
+        return TitleMatcher(self.catalog)
+
+    @cached_property
+    def collab(self) -> Collaborative:
+        return Collaborative.from_catalog(self.catalog)
+
+    @cached_property
+    def latest_year(self) -> int:
+        return max(m.year or 0 for m in self.catalog)
+
+    def generator(self, collection: str = ENRICHED) -> CandidateGenerator:
+        """Built on first use (opening the collection and indexing BM25 take a few seconds)."""
+        if collection not in COLLECTIONS:
+            raise ValueError(f"unknown collection {collection!r}; use one of {COLLECTIONS}")
+        if collection not in self._generators:
+            index = self.workspace.index(collection)
+            nodes = stored_nodes(self.workspace.client, collection)
+            self._generators[collection] = CandidateGenerator(self.catalog, self.collab, index, nodes, self.weights)
+        return self._generators[collection]

@@ -1,0 +1,37 @@
+"""Per-conversation state the tools read and write: preferences, what was shown, what tools returned."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from index.catalog import Movie
+from index.recommendation import Recommendation
+from index.store import ENRICHED
+from tools.preferences import Preferences
+from tools.rerank import RerankOutcome
+from tools.services import MovieServices
+
+
+@dataclass
+class SearchResult:
+    recommendations: list[Recommendation]
+    outcome: RerankOutcome | None  # None when the search was refused for lack of signals
+    request_text: str = ""
+    candidates: int = 0
+
+
+@dataclass(eq=False)
+class ToolSession:
+    services: MovieServices
+    collection: str = ENRICHED
+    preferences: Preferences = field(default_factory=Preferences)
+    returned: dict[int, Movie] = field(default_factory=dict)  # every movie a tool showed the model
+    shown: list[Recommendation] = field(default_factory=list)  # recommendations given to the person
+    searches: list[SearchResult] = field(default_factory=list)
+
+    def note_user_turn(self, text: str) -> None:
+        self.preferences = self.preferences.update(text, self.services.matcher, self.services.latest_year)
+
+    def remember(self, movies) -> None:
+        for movie in movies:
+            self.returned[movie.movie_id] = movie

@@ -115,7 +115,7 @@ class JustifiedRerank(BaseNodePostprocessor):
             if node is None:
                 invented.append(pick.id)
                 continue
-            if node in chosen or len(chosen) == self.top_n:
+            if len(chosen) == self.top_n or any(c.node.node_id == node.node.node_id for c in chosen):
                 continue
             reason = one_sentence(pick.reason)
             chosen.append(_with_reason(node, reason or node.node.metadata.get("evidence_reason", ""),

@@ -1,0 +1,121 @@
+"""JustifiedRerank with a scripted LLM: valid picks, invented ids, malformed output, too few picks, timeouts."""
+
+import asyncio
+
+import pytest
+from llama_index.core.base.llms.types import ToolCallBlock
+from llama_index.core.llms import ChatMessage
+from llama_index.core.llms.mock import MockFunctionCallingLLM
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+
+from tools.rerank import JustifiedRerank, one_sentence
+
+
+def candidates(n=8):
+    return [NodeWithScore(node=TextNode(id_=str(i), text=f"Film {i} ({1990 + i}) | Drama\nA quiet drama.",
+                                        metadata={"movie_id": i, "title": f"Film {i} ({1990 + i})",
+                                                  "genres": "Drama", "evidence_reason": f"Evidence for {i}."}),
+                          score=1.0 - i / 10) for i in range(1, n + 1)]
+
+
+def scripted(tool_kwargs):
+    """An LLM whose structured output is whatever `tool_kwargs` says (dict, or a raw string)."""
+    seen = []
+
+    def respond(messages, **kwargs):
+        seen.append(messages[-1].content)
+        return ChatMessage(role="assistant", blocks=[ToolCallBlock(tool_call_id="c1", tool_name="Picks",
+                                                                   tool_kwargs=tool_kwargs)])
+    llm = MockFunctionCallingLLM(response_generator=respond)
+    return llm, seen
+
+
+def picks(*ids):
+    return {"picks": [{"id": i, "reason": f"You asked for quiet dramas, and film {i} is one."} for i in ids]}
+
+
+def ids(nodes):
+    return [n.node.metadata["movie_id"] for n in nodes]
+
+
+def test_llm_order_and_reasons_are_kept():
+    llm, seen = scripted(picks(7, 3, 5, 1, 2))
+    outcome = JustifiedRerank(llm=llm).rerank(candidates(), "mood: quiet; genres: Drama")
+    assert ids(outcome.nodes) == [7, 3, 5, 1, 2]
+    assert outcome.nodes[0].node.metadata["reason"] == "You asked for quiet dramas, and film 7 is one."
+    assert {n.node.metadata["reason_source"] for n in outcome.nodes} == {"llm"}
+    assert not outcome.fallback and outcome.invented_ids == [] and outcome.filled == 0
+    # one call that carries the conversation and every candidate
+    assert len(seen) == 1 and "mood: quiet" in seen[0] and all(f"Film {i} (" in seen[0] for i in range(1, 9))
+
+
+def test_invented_ids_are_dropped_counted_and_filled_from_retrieval_order():
+    llm, _ = scripted(picks(99, 4, 1234, 2))
+    outcome = JustifiedRerank(llm=llm).rerank(candidates(), "x")
+    assert outcome.invented_ids == [99, 1234]
+    assert ids(outcome.nodes) == [4, 2, 1, 3, 5]  # LLM picks first, then retrieval order
+    assert outcome.filled == 3
+    assert [n.node.metadata["reason_source"] for n in outcome.nodes] == ["llm", "llm", "evidence", "evidence",
+                                                                         "evidence"]
+    assert outcome.nodes[2].node.metadata["reason"] == "Evidence for 1."
+
+
+def test_duplicates_do_not_take_two_slots():
+    llm, _ = scripted(picks(3, 3, 3, 6))
+    outcome = JustifiedRerank(llm=llm).rerank(candidates(), "x")
+    assert ids(outcome.nodes) == [3, 6, 1, 2, 4]
+
+
+@pytest.mark.parametrize("garbage", ["{not json at all", {"picks": "none"}, {"choices": [1, 2]},
+                                     {"picks": [{"id": "seven", "reason": 3}]}])
+def test_malformed_output_falls_back_to_retrieval_order(garbage):
+    llm, _ = scripted(garbage)
+    outcome = JustifiedRerank(llm=llm).rerank(candidates(), "x")
+    assert outcome.fallback and outcome.error
+    assert ids(outcome.nodes) == [1, 2, 3, 4, 5]
+    assert [n.node.metadata["reason"] for n in outcome.nodes] == [f"Evidence for {i}." for i in range(1, 6)]
+
+
+def test_an_llm_error_falls_back():
+    def boom(messages, **kwargs):
+        raise ConnectionError("server down")
+    outcome = JustifiedRerank(llm=MockFunctionCallingLLM(response_generator=boom)).rerank(candidates(), "x")
+    assert outcome.fallback and "server down" in outcome.error
+    assert ids(outcome.nodes) == [1, 2, 3, 4, 5]
+
+
+def test_async_timeout_falls_back():
+    class Slow(MockFunctionCallingLLM):
+        async def astructured_predict(self, *args, **kwargs):
+            await asyncio.sleep(5)
+
+    outcome = asyncio.run(JustifiedRerank(llm=Slow(), timeout=0.05).arerank(candidates(), "x"))
+    assert outcome.fallback and "Timeout" in outcome.error
+    assert ids(outcome.nodes) == [1, 2, 3, 4, 5]
+
+
+def test_without_llm_the_evidence_order_and_reasons_stand():
+    outcome = JustifiedRerank(llm=None, top_n=3).rerank(candidates(), "x")
+    assert ids(outcome.nodes) == [1, 2, 3] and not outcome.fallback and not outcome.used_llm
+    assert outcome.nodes[0].node.metadata["reason"] == "Evidence for 1."
+
+
+def test_postprocessor_interface_sync_and_async():
+    llm, _ = scripted(picks(8, 7, 6, 5, 4))
+    rerank = JustifiedRerank(llm=llm)
+    assert ids(rerank.postprocess_nodes(candidates(), query_str="x")) == [8, 7, 6, 5, 4]
+    nodes = asyncio.run(rerank.apostprocess_nodes(candidates(), query_bundle=QueryBundle("x")))
+    assert ids(nodes) == [8, 7, 6, 5, 4]
+
+
+def test_the_llm_sees_only_max_candidates():
+    llm, seen = scripted(picks(12))
+    outcome = JustifiedRerank(llm=llm, max_candidates=10).rerank(candidates(15), "x")
+    assert "Film 10 (" in seen[0] and "Film 11 (" not in seen[0]
+    assert outcome.invented_ids == [12]  # beyond what it was shown, so not a valid pick
+
+
+def test_one_sentence():
+    assert one_sentence("A tense heist film. It also has Pacino.") == "A tense heist film."
+    assert one_sentence('  "You wanted the 90s!"  ') == "You wanted the 90s!"
+    assert one_sentence("ok") == ""

@@ -111,7 +111,8 @@ def _build(label: str, movies: pd.DataFrame, ratings: pd.DataFrame, tags: pd.Dat
     for row in movies.itertuples(index=False):
         year = None if pd.isna(row.year) else int(row.year)
         parsed = parse_title(str(row.title), year)
-        genres = tuple(g for g in str(row.genres or "").split("|") if g and g != NO_GENRES)
+        listed = "" if pd.isna(row.genres) else str(row.genres)  # an empty field is NaN, not ""
+        genres = tuple(g for g in listed.split("|") if g and g != NO_GENRES)
         catalog[int(row.movie_id)] = Movie(
             movie_id=int(row.movie_id),
             title=display_title(parsed.name, parsed.year),
@@ -171,10 +172,10 @@ def _read_bundled() -> tuple[pd.DataFrame, pd.DataFrame, None]:
 def _read_movielens(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
     """movies.csv, ratings.csv and (if present) tags.csv from a MovieLens zip or folder."""
     files = _MovieLensFiles(path)
-    movies = files.read("movies.csv", {"movieId", "title", "genres"})
-    ratings = files.read("ratings.csv", {"userId", "movieId", "rating"}, dtype={"userId": "int32",
-                         "movieId": "int32", "rating": "float32"})
-    tags = files.read("tags.csv", {"userId", "movieId", "tag"}) if files.has("tags.csv") else None
+    ids = {"userId": "int32", "movieId": "int32"}  # a non-numeric id is a parse error, not a crash later
+    movies = files.read("movies.csv", {"movieId", "title", "genres"}, dtype={"movieId": "int32"})
+    ratings = files.read("ratings.csv", {"userId", "movieId", "rating"}, dtype={**ids, "rating": "float32"})
+    tags = files.read("tags.csv", {"userId", "movieId", "tag"}, dtype=ids) if files.has("tags.csv") else None
     movies = movies.rename(columns={"movieId": "movie_id"})
     movies["year"] = None  # parse_title reads the year from the title
     ratings = ratings.rename(columns={"userId": "user_id", "movieId": "movie_id"})[["user_id", "movie_id", "rating"]]
@@ -211,7 +212,7 @@ class _MovieLensFiles:
             else:
                 frame = pd.read_csv(self.names[name], dtype=dtype)
         except (ValueError, pd.errors.ParserError, UnicodeDecodeError, zipfile.BadZipFile, OSError) as exc:
-            raise CatalogError(f"cannot parse {where}: {exc}") from exc
+            raise CatalogError(f"cannot parse {where}: {' '.join(str(exc).split())}") from exc  # one line
         missing = columns - set(frame.columns)
         if missing:
             raise CatalogError(f"{where} lacks column(s) {', '.join(sorted(missing))}; is it a MovieLens file?")

@@ -39,6 +39,10 @@ _YEAR_TOKEN = re.compile(r"\((\d{4})\)")
 _FILLER = re.compile(r"^(?:\s*\b(?:also|and|or|maybe|especially|probably|really|even|definitely|of course|"
                      r"the (?:movie|film)|movies?|films?)\b)+\s*", re.IGNORECASE)
 _PART_WORD = re.compile(r"\b(?:part|episode|chapter|vol|volume) (?=\d)")
+# A sequel number right after a name ("Toy Story 4", "Rocky VII", "Godfather part 4") names another film.
+_SEQUEL_AFTER = re.compile(r"\s+(?:(?:part|episode|chapter|vol\.?|volume)\s+)?"
+                           r"(?:\d{1,2}|ii|iii|iv|vi|vii|viii|ix)\b(?![/:.]\d|\s+(?:times|stars|out of)\b)",
+                           re.IGNORECASE)  # but not "Heat 10/10" or "Heat 3 times"
 # Words that start a capitalized run but are not a title ("I loved ...", "Maybe ...").
 _COMMON_STARTS = {
     "i", "im", "i'm", "id", "i'd", "ive", "i've", "my", "we", "the", "a", "an", "and", "but", "or", "so", "maybe",
@@ -85,7 +89,7 @@ class TitleMatcher:
                 if short != key:
                     self._exact[short].append(movie)
                 main = _key(re.split(r":| - ", name, maxsplit=1)[0])
-                if main and main != key:
+                if main and main != key and not main.isdigit():  # "3:10 to Yuma" is not "3"
                     self._main[main].append(movie)
 
     @cached_property
@@ -136,6 +140,8 @@ class TitleMatcher:
         i = 0
         while i < len(tokens):
             hit = self._longest_name_at(text, tokens, i)
+            if hit and _SEQUEL_AFTER.match(text, tokens[hit[0] - 1][1]):
+                hit = None
             span = (tokens[i][0], tokens[hit[0] - 1][1]) if hit else None
             if hit and (span in items or _capitalized_name(text, *span)):
                 found.setdefault(hit[1].movie_id, hit[1])
@@ -217,8 +223,8 @@ def _capitalized_name(text: str, start: int, stop: int) -> bool:
     if not (words[0][:1].isupper() or words[0][:1].isdigit()):
         return False
     at_sentence_start = start == 0 or text[:start].rstrip()[-1:] in ".!?"
-    if len(words) == 1:
-        return not at_sentence_start and normalize(words[0]) not in _COMMON_STARTS
+    if len(words) == 1:  # a bare number ("top 10", "from 1984") is a film only as an explicit item
+        return not at_sentence_start and normalize(words[0]) not in _COMMON_STARTS and not words[0].isdigit()
     return True
 
 

@@ -77,8 +77,6 @@ def _openai(probe: bool) -> Backend:
 
 
 def _openai_like(probe: bool) -> Backend:
-    from index.openai_compat import CompatibleOpenAILike
-
     base = os.environ.get("MOVIEREC_LLM_BASE_URL")
     if not base:
         raise BackendError("--llm openai-like needs MOVIEREC_LLM_BASE_URL, e.g. http://127.0.0.1:11434/v1 (Ollama)")
@@ -87,6 +85,8 @@ def _openai_like(probe: bool) -> Backend:
     model = os.environ.get("MOVIEREC_LLM_MODEL") or (models[0] if models else "")
     if not model:
         raise BackendError(f"set MOVIEREC_LLM_MODEL: the server at {base} lists no model")
+    from index.openai_compat import CompatibleOpenAILike  # after the checks: they need no LLM classes
+
     llm = CompatibleOpenAILike(model=model, api_base=base, api_key=key, temperature=0.2, timeout=120.0,
                                max_retries=2, is_chat_model=True, is_function_calling_model=True,
                                context_window=int(os.environ.get("MOVIEREC_LLM_CONTEXT", "8192")))

@@ -44,6 +44,20 @@ def _index(args) -> int:
     return 0
 
 
+def _chat(args) -> int:
+    import asyncio
+
+    from tools.services import MovieServices
+    from ui.terminal import chat
+
+    ws = workspace(args)
+    print(f"catalog: {ws.catalog.source}; llm: {ws.backend.describe()}; collection: {args.collection}")
+    services = MovieServices.from_workspace(ws)
+    services.generator(args.collection)  # fail now, with a clear message, if the index is not built
+    asyncio.run(chat(services, args.collection))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="movierec", description="Conversational movie recommender on MovieLens.")
     parser.add_argument("--llm", choices=CHOICES, default="auto",
@@ -56,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--source", help="bundled (default), ml-latest-small, ml-25m, or a MovieLens zip/folder")
     index.add_argument("--limit", type=int, help=f"keep the N most-rated movies (default {DEFAULT_LIMIT})")
     index.set_defaults(run=_index)
+
+    chat = commands.add_parser("chat", help="chat in the terminal")
+    chat.add_argument("--collection", choices=("enriched", "baseline"), default="enriched")
+    chat.set_defaults(run=_chat)
     return parser
 
 

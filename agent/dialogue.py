@@ -1,0 +1,34 @@
+"""The deterministic dialogue policy: the whole chat without an LLM, on the same signals and tools."""
+
+from __future__ import annotations
+
+import re
+
+from tools.search import MIN_SIGNALS, next_question, recommend, render
+from tools.session import ToolSession
+
+NO_LLM_NOTE = "_(running without a language model: questions and reasons come from fixed rules)_"
+_MORE = re.compile(r"\b(?:more|others?|another|again|different|else|new ones?|next)\b", re.IGNORECASE)
+_THANKS = re.compile(r"^\s*(?:thanks?|thank you|great|perfect|cool|awesome|ok(?:ay)?|bye)\b", re.IGNORECASE)
+
+
+async def rule_based_reply(session: ToolSession, text: str, changed: bool) -> str:
+    """What to say after `session.note_user_turn(text)`; `changed` says whether the preferences moved."""
+    prefs = session.preferences
+    if len(prefs.signals) < MIN_SIGNALS:
+        return f"{_acknowledge(session)}{next_question(prefs.missing[0])}"
+    if not session.shown or changed or _MORE.search(text):
+        return render(await recommend(session))
+    if _THANKS.search(text):
+        return "Enjoy the film! Tell me if you want more picks or a different mood, era or genre."
+    return "Want more picks, or shall I change something: mood, era, genres, language?"
+
+
+def _acknowledge(session: ToolSession) -> str:
+    prefs = session.preferences
+    if not prefs.signals:
+        return "Happy to help you find a film! To start, "
+    parts = [prefs.summary()]
+    if prefs.unresolved:
+        parts.append(f"I could not find {', '.join(prefs.unresolved)} in the catalog")
+    return f"Noted ({'; '.join(parts)}). Next, "

@@ -1,0 +1,153 @@
+"""One conversation: the input guard, the FunctionAgent with this session's Memory, the output guard.
+
+Every user turn is screened first; a flagged turn gets a polite answer and never reaches the agent. The
+rules read the preference signals from the turn, then the agent (or, with no LLM, the deterministic
+dialogue) answers. Whatever the LLM writes passes the output guard before anyone sees it, streamed or not:
+only catalog movies that a tool returned in this session (or that the person named) survive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import AsyncIterator
+
+from llama_index.core.agent.workflow import AgentStream, FunctionAgent, ToolCallResult
+from llama_index.core.llms import ChatMessage
+from llama_index.core.memory import Memory
+
+from agent.dialogue import NO_LLM_NOTE, rule_based_reply
+from agent.guards import check_output, screen_input
+from agent.prompts import system_prompt
+from agent.usage import Usage, metered
+from index.recommendation import Recommendation
+from index.store import ENRICHED
+from tools.registry import bind_tools
+from tools.search import MIN_SIGNALS, recommend, render
+from tools.services import MovieServices
+from tools.session import ToolSession
+
+TURN_TIMEOUT = 300.0
+
+
+@dataclass
+class Reply:
+    text: str
+    recommendations: list[Recommendation] = field(default_factory=list)
+    blocked: bool = False
+    fallback: bool = False  # the LLM failed and the rules answered, or the rerank fell back
+    removed: list[str] = field(default_factory=list)  # titles the output guard took out
+    usage: Usage = field(default_factory=Usage)
+    error: str | None = None
+
+
+class ChatSession:
+    def __init__(self, services: MovieServices, session_id: str, collection: str = ENRICHED,
+                 turn_timeout: float = TURN_TIMEOUT):
+        self.id = session_id
+        self.services = services
+        self.tools = ToolSession(services, collection)
+        self.llm = services.reranker.llm
+        self.memory = Memory.from_defaults(session_id=session_id, token_limit=_token_limit(services))
+        self.turn_timeout = turn_timeout
+        self.replies: list[Reply] = []
+        self._lock = asyncio.Lock()
+
+    @property
+    def preferences(self):
+        return self.tools.preferences
+
+    @property
+    def collection(self) -> str:
+        return self.tools.collection
+
+    @collection.setter
+    def collection(self, name: str) -> None:
+        self.tools.collection = name
+
+    async def send(self, text: str) -> Reply:
+        async for _ in self.stream(text):
+            pass
+        return self.replies[-1]
+
+    async def stream(self, text: str) -> AsyncIterator[str]:
+        """Yield the answer so far (each yield replaces the previous one); `self.replies[-1]` is the result."""
+        async with self._lock:
+            verdict = screen_input(text)
+            if not verdict.allowed:
+                self.replies.append(Reply(verdict.reply, blocked=True))
+                yield verdict.reply
+                return
+            text = verdict.text
+            before = self.tools.preferences
+            self.tools.note_user_turn(text)
+            shown_before = len(self.tools.shown)
+            with metered() as usage:
+                if self.llm is None:
+                    answer = await rule_based_reply(self.tools, text, changed=self.tools.preferences != before)
+                    reply = Reply(f"{answer}\n\n{NO_LLM_NOTE}" if not self.replies else answer)
+                else:
+                    reply = Reply("")
+                    async for partial in self._agent_turn(text, reply):
+                        yield partial
+            checked = self._guard(reply.text)
+            reply.text, reply.removed, reply.usage = checked.text, checked.removed, usage
+            reply.recommendations = self.tools.shown[shown_before:]
+            reply.fallback = reply.fallback or any(s.outcome and s.outcome.fallback
+                                                   for s in self.tools.searches[-1:] if reply.recommendations)
+            self.replies.append(reply)
+            yield reply.text
+
+    async def _agent_turn(self, text: str, reply: Reply) -> AsyncIterator[str]:
+        agent = FunctionAgent(tools=bind_tools(self.tools), llm=self.llm,
+                              system_prompt=system_prompt(self.tools.preferences))
+        handler = agent.run(user_msg=text, memory=self.memory)
+        draft, searched = "", False
+        try:
+            async with asyncio.timeout(self.turn_timeout):
+                async for event in handler.stream_events():
+                    if isinstance(event, ToolCallResult):
+                        searched |= event.tool_name == "search_movies"
+                    elif isinstance(event, AgentStream) and event.delta and not event.tool_calls:
+                        draft += event.delta
+                        if "\n" in event.delta:  # show whole lines only, each one already guarded
+                            yield self._guard(draft.rsplit("\n", 1)[0]).text
+                output = await handler
+            reply.text = str(output.response.content or "").strip()
+        except Exception as exc:  # LLM down, timeout, malformed output: the rules answer instead
+            if not handler.done():
+                await handler.cancel_run()
+            reply.fallback, reply.error = True, f"{type(exc).__name__}: {exc}"[:300]
+            answer = await rule_based_reply(self.tools, text, changed=True)
+            reply.text = f"_(The language model is unavailable right now, so I answered by the rules.)_\n\n{answer}"
+            await self.memory.aput(ChatMessage(role="assistant", content=answer))
+            return
+        if not searched and len(self.tools.preferences.signals) >= MIN_SIGNALS and not self.tools.shown:
+            # A small model may keep asking; the policy says three signals are enough to recommend.
+            rendered = render(await recommend(self.tools, query=self.tools.preferences.summary()))
+            reply.text = rendered
+            await self.memory.aput(ChatMessage(role="assistant", content=rendered))
+
+    def _guard(self, text: str):
+        """Keep only movies a tool returned this session; films the person named may be referred to."""
+        return check_output(text, self.tools.returned, self.services.catalog,
+                            context_ids=self.tools.preferences.named_ids)
+
+
+def _token_limit(services: MovieServices) -> int:
+    return 2500 if services.workspace.backend.name == "local" else 30000
+
+
+class SessionStore:
+    """Chat sessions by id (one per browser tab or terminal), oldest dropped past `max_sessions`."""
+
+    def __init__(self, services: MovieServices, max_sessions: int = 500):
+        self.services, self.max_sessions = services, max_sessions
+        self._sessions: dict[str, ChatSession] = {}
+
+    def get(self, session_id: str, collection: str = ENRICHED) -> ChatSession:
+        session = self._sessions.pop(session_id, None) or ChatSession(self.services, session_id, collection)
+        self._sessions[session_id] = session  # re-inserted: most recently used last
+        while len(self._sessions) > self.max_sessions:
+            self._sessions.pop(next(iter(self._sessions)))
+        return session

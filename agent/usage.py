@@ -1,0 +1,113 @@
+"""LLM calls and tokens per chat turn, read from LlamaIndex instrumentation events.
+
+A structured prediction counts as one call even when the LLM class implements it through `chat`. The
+meter in effect is a context variable, so concurrent sessions never mix their counts.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Iterator
+
+from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation.event_handlers import BaseEventHandler
+from llama_index.core.instrumentation.events import BaseEvent
+from llama_index.core.instrumentation.events.llm import (
+    LLMChatEndEvent,
+    LLMCompletionEndEvent,
+    LLMStructuredPredictEndEvent,
+    LLMStructuredPredictStartEvent,
+)
+from llama_index.core.utils import get_tokenizer
+
+
+@dataclass
+class Usage:
+    calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    estimated: bool = False  # some counts came from a tokenizer estimate, not from the server
+    _structured_depth: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return self.tokens_in + self.tokens_out
+
+
+_current: contextvars.ContextVar[Usage | None] = contextvars.ContextVar("movierec_usage", default=None)
+
+
+@contextmanager
+def metered() -> Iterator[Usage]:
+    """Count the LLM calls made inside the block (and in tasks it starts)."""
+    _install()
+    usage = Usage()
+    token = _current.set(usage)
+    try:
+        yield usage
+    finally:
+        _current.reset(token)
+
+
+class _UsageHandler(BaseEventHandler):
+    @classmethod
+    def class_name(cls) -> str:
+        return "MovierecUsageHandler"
+
+    def handle(self, event: BaseEvent, **kwargs: Any) -> None:
+        usage = _current.get()
+        if usage is None:
+            return
+        if isinstance(event, LLMStructuredPredictStartEvent):
+            if usage._structured_depth == 0:
+                usage.calls += 1
+            usage._structured_depth += 1
+        elif isinstance(event, LLMStructuredPredictEndEvent):
+            usage._structured_depth = max(0, usage._structured_depth - 1)
+            usage.tokens_out += _estimate(event.output.model_dump_json()) if usage._structured_depth == 0 \
+                and not usage.tokens_out else 0
+        elif isinstance(event, (LLMChatEndEvent, LLMCompletionEndEvent)):
+            if usage._structured_depth == 0:
+                usage.calls += 1
+            _add_tokens(usage, event)
+
+
+def _add_tokens(usage: Usage, event: LLMChatEndEvent | LLMCompletionEndEvent) -> None:
+    response = event.response
+    counts = _reported(response)
+    if counts:
+        usage.tokens_in += counts[0]
+        usage.tokens_out += counts[1]
+        return
+    usage.estimated = True
+    prompt = " ".join(str(m.content or "") for m in event.messages) if isinstance(event, LLMChatEndEvent) \
+        else event.prompt
+    usage.tokens_in += _estimate(prompt)
+    text = getattr(getattr(response, "message", None), "content", None) or getattr(response, "text", "") or ""
+    usage.tokens_out += _estimate(str(text))
+
+
+def _reported(response: Any) -> tuple[int, int] | None:
+    """(prompt, completion) tokens from an OpenAI-style `usage`, wherever the LLM class put it."""
+    extra = getattr(response, "additional_kwargs", None) or {}
+    if "prompt_tokens" in extra:
+        return int(extra["prompt_tokens"]), int(extra.get("completion_tokens", 0))
+    raw = getattr(response, "raw", None)
+    found = raw.get("usage") if isinstance(raw, dict) else getattr(raw, "usage", None)
+    if found is None:
+        return None
+    get = found.get if isinstance(found, dict) else lambda k, d=0: getattr(found, k, d)
+    return int(get("prompt_tokens", 0) or 0), int(get("completion_tokens", 0) or 0)
+
+
+def _estimate(text: str) -> int:
+    """cl100k tokens, from the tokenizer LlamaIndex ships (plain tiktoken would download it)."""
+    return len(get_tokenizer()(text))
+
+
+@lru_cache(maxsize=1)
+def _install() -> None:
+    get_dispatcher().add_event_handler(_UsageHandler())

@@ -499,7 +499,7 @@ def screen_input(turn: str | bytes | None) -> GuardVerdict:
     if finding or forced:
         rule, name, reading = (finding.rule, finding.name, finding.reading) if finding else \
             ("forced_recommendation", "push-a-title", forced[1])
-        evasion = tuple(dict.fromkeys(reading.tricks))
+        evasion = reading.tricks
         how = f" (via {', '.join(evasion)})" if evasion else ""
         reply = REPLY_LEAK if rule == "prompt_leak" else REPLY_FORCED if rule == "forced_recommendation" \
             else REPLY_INJECTION

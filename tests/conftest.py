@@ -56,3 +56,16 @@ def temp_workspace(tmp_path, minilm):
 
     return Workspace.open(tmp_path / "data", llm_choice="none", limit=200)  # load_embedder() is cached
 # --- end foundation layer ---
+
+
+# --- evaluation (eval/): one small built workspace shared by the eval test modules ---
+@pytest.fixture(scope="session")
+def eval_workspace(tmp_path_factory, minilm):
+    """The bundled catalog's 400 most-rated movies, baseline collection built, no LLM."""
+    from index.build import build_baseline
+    from index.workspace import Workspace
+
+    ws = Workspace.open(tmp_path_factory.mktemp("eval-ws"), llm_choice="none", limit=400)
+    build_baseline(ws, show_progress=False)
+    return ws
+# --- end evaluation ---

@@ -29,6 +29,24 @@ def workspace(args):
                           source=getattr(args, "source", None), limit=getattr(args, "limit", None))
 
 
+def _recommend(args) -> int:
+    from eval.commands import recommend_command
+
+    return recommend_command(workspace(args), args.transcript, args.pipeline, args.id, args.json)
+
+
+def _eval(args) -> int:
+    from eval.commands import eval_command
+
+    return eval_command(workspace(args), args.transcripts, args.pipelines, args.out, args.json)
+
+
+def _audit(args) -> int:
+    from eval.commands import audit_command
+
+    return audit_command(workspace(args), args.transcripts, args.out, args.json)
+
+
 def _index(args) -> int:
     from index.build import build_baseline, report
     from index.embeddings import embedder_name
@@ -70,6 +88,25 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--source", help="bundled (default), ml-latest-small, ml-25m, or a MovieLens zip/folder")
     index.add_argument("--limit", type=int, help=f"keep the N most-rated movies (default {DEFAULT_LIMIT})")
     index.set_defaults(run=_index)
+
+    recommend = commands.add_parser("recommend", help="replay one transcript through a pipeline")
+    recommend.add_argument("--transcript", required=True, help="a transcript file (JSON object or list)")
+    recommend.add_argument("--id", help="which transcript of a list (default: the first)")
+    recommend.add_argument("--pipeline", default="enriched+rerank",
+                           help="a pipeline of eval/pipelines.py (default enriched+rerank)")
+    recommend.add_argument("--json", action="store_true", help="print the JSON contract only")
+    recommend.set_defaults(run=_recommend)
+    evaluate = commands.add_parser("eval", help="evaluate pipelines over transcripts; writes report.md")
+    evaluate.add_argument("--transcripts", help="transcript file (default: the project's 20 fixed transcripts)")
+    evaluate.add_argument("--pipelines", help="comma-separated pipeline names (default: all that can run)")
+    evaluate.add_argument("--out", help="where report.md and the chart go (default: the data dir)")
+    evaluate.add_argument("--json", action="store_true", help="print the JSON contract only")
+    evaluate.set_defaults(run=_eval)
+    audit = commands.add_parser("audit", help="hallucination and prompt-injection audit")
+    audit.add_argument("--transcripts", help="transcript file (default: the project's 20 fixed transcripts)")
+    audit.add_argument("--out", help="where audit.md goes (default: the data dir)")
+    audit.add_argument("--json", action="store_true", help="print JSON only")
+    audit.set_defaults(run=_audit)
 
     chat = commands.add_parser("chat", help="chat in the terminal")
     chat.add_argument("--collection", choices=("enriched", "baseline"), default="enriched")

@@ -87,10 +87,10 @@ _BASE64 = re.compile(r"(?<![\w+/=-])[A-Za-z0-9+/_-]{12,}={0,2}")
 _HEX = re.compile(r"(?:(?:0x|\\x)?[0-9a-fA-F]{2}[\s:,]?){6,}")
 _ESCAPES = re.compile(r"\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})")
 _HIDDEN = re.compile(
-    r"<!--(?P<comment>.*?)(?:-->|$)"
-    r"|\[(?://|comment)\]:\s*(?:#|<>)\s*\((?P<md>.*?)\)"
+    r"<!--(?P<comment>.{0,2000}?)(?:-->|$)"
+    r"|\[(?://|comment)\]:\s*(?:#|<>)\s*\((?P<md>.{0,2000}?)\)"
     r"|<(?P<tag>\w+)[^>]*(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|opacity\s*:\s*0)[^>]*>"
-    r"(?P<styled>.*?)(?:</(?P=tag)>|$)"
+    r"(?P<styled>.{0,2000}?)(?:</(?P=tag)>|$)"
     r"|!?\[[^\]]*\]\([^)\s]*\s+\"(?P<link>[^\"]*)\"\)",
     re.IGNORECASE | re.DOTALL)
 
@@ -230,13 +230,26 @@ def _fold(text: str) -> str:
 
 # ---------------------------------------------------------------- the rules
 
+_WORDY: set[re.Pattern] = set()  # rules written for the one-space-between-words form of a turn
+
+
 def _rx(pattern: str, flags: int = re.IGNORECASE) -> re.Pattern:
-    """A rule pattern in which a plain space means "any run of spaces or punctuation between words"."""
-    return re.compile(pattern.replace(" ", r"[\s\W_]+"), flags)
+    """A rule over `_worded` text, where words are separated by exactly one space (so rules cannot backtrack)."""
+    compiled = re.compile(pattern, flags)
+    _WORDY.add(compiled)
+    return compiled
 
 
-_NOUN = (r"(?:instructions?|prompts?|rules|guidelines|directives?|directions|programming|guardrails|restrictions|"
-         r"constraints|polic(?:y|ies)|system messages?|commands|configuration|training|orders)")
+def _worded(folded: str) -> str:
+    """Apostrophes dropped ("you're" -> "youre"), other signs but : = . ! ? and inner hyphens made one space."""
+    text = re.sub(r"['`]", "", folded)
+    text = re.sub(r"[^\w:=.!?-]+|(?<!\w)-+|-+(?!\w)", " ", text)
+    return re.sub(r" {2,}", " ", text)
+
+
+_NOUN = (r"(?:instructions?|prompts?|rules|guidelines|guidance|directives?|directions|programming|guardrails|"
+         r"restrictions|constraints|limitations|boundaries|polic(?:y|ies)|system messages?|commands|configuration|"
+         r"training|conditioning|orders|briefing|instruction set|persona)")
 # Words that point at the assistant's own rules ("ignore my previous instructions" is a person changing theirs).
 _POINTING = {"all", "any", "every", "your", "previous", "prior", "above", "earlier", "preceding", "foregoing",
              "initial", "original", "system", "developer", "safety", "hidden", "internal", "existing", "default",
@@ -244,14 +257,20 @@ _POINTING = {"all", "any", "every", "your", "previous", "prior", "above", "earli
 _FILLER = _POINTING | {"the", "of", "each", "other", "content", "that", "were", "you", "have", "been", "set"}
 
 _OVERRIDE_VERB = _rx(r"\b(?:ignore|ignoring|disregard|forget|override|overrule|bypass|skip|abandon|discard|drop|"
-                     r"neglect|set aside|throw away|erase|reset|stop following|don'?t follow|do not follow|"
-                     r"no longer follow|stop obeying) (?P<between>(?:[a-z']+ ){0,4}?)" + _NOUN + r"\b")
+                     r"neglect|set aside|put aside|pay no attention to|throw away|throw out|erase|reset|wipe|"
+                     r"cancel|void|suspend|stop following|don'?t follow|do not follow|no longer follow|stop obeying|"
+                     r"break free (?:of|from)|free yourself (?:of|from)) (?P<between>(?:[a-z']+ ){0,4}?)" + _NOUN +
+                     r"\b(?P<after>(?: [a-z']+){0,4})")
+# "the guidance you were given", "the rules you received earlier": the assistant's rules, named after the noun.
+_GIVEN_TO_YOU = re.compile(r"^ (?:that )?(?:you (?:were|have been|'ve been|got|received|have|follow|were told)|"
+                           r"given to you|(?:given|provided|set) (?:earlier|before|above|to you))\b")
 
 
 def _override_verb(text: str) -> re.Match | None:
     for match in _OVERRIDE_VERB.finditer(text):
         words = set(re.findall(r"[a-z']+", match.group("between").lower()))
-        if words <= _FILLER and words & _POINTING:
+        points = words & _POINTING or _GIVEN_TO_YOU.match(match.group("after").lower())
+        if words <= _FILLER and points:
             return match
     return None
 
@@ -269,8 +288,15 @@ _ENGLISH: list[tuple[str, str, re.Pattern]] = [
          r"behave|obey|comply|ignore|forget|speak|talk|be|do|say|pretend|follow|output|print)\b")),
     ("override", "disable-safety",
      _rx(r"\b(?:bypass|disable|turn off|switch off|deactivate|remove|lift|break|get around|circumvent|evade)"
-         r"(?: [a-z']+){0,3} (?:restrictions|filters|safety (?:rules|filters|features|settings)|guardrails|"
-         r"safeguards|content polic(?:y|ies)|censorship|moderation)\b")),
+         r"(?: [a-z']+){0,3} (?:restrictions?|filters?|filtering|safety (?:rules|filters?|features|settings)|"
+         r"guardrails?|safeguards?|content polic(?:y|ies)|censorship|moderation|limitations)\b")),
+    ("override", "answer-unfiltered",
+     _rx(r"\b(?:respond|answer|reply|talk|speak|write|output|act|operate)(?: [a-z']+){0,3} without (?:any )?"
+         r"(?:filters?|filtering|restrictions?|censorship|guardrails?|safeguards?|limitations|moderation|"
+         r"content polic(?:y|ies)|safety (?:rules|filters?))\b")),
+    ("override", "obey-me",
+     _rx(r"\b(?:just |simply )?(?:do|say) (?:exactly |only )?(?:what(?:ever)?|anything) I (?:say|tell you|command|"
+         r"order)\b|\bobey (?:me|my (?:orders|commands))\b")),
     ("override", "ignore-the-above",
      _rx(r"\b(?:ignore|disregard|forget) (?:all |everything )?(?:of )?(?:the )?above(?: text| messages?)? "
          r"(?:and|then)\b")),
@@ -290,6 +316,25 @@ _ENGLISH: list[tuple[str, str, re.Pattern]] = [
     ("fake_role", "instruction-header",
      re.compile(r"#{2,}\s*(?:instructions?|system|response|input|human|assistant|user|context)\b", re.IGNORECASE)),
     ("fake_role", "sudo", re.compile(r"(?:^|\n)\s*sudo\b", re.IGNORECASE)),
+    ("fake_role", "bracketed-role-header",
+     re.compile(r"[\[<{(]\s*(?:system|admin|developer|root|sudo|operator|moderator)(?:[\s_:-]+(?:override|command|"
+                r"note|message|prompt|instructions?|update|mode|alert|notice|msg|priority))+\s*[\]>})]", re.IGNORECASE)),
+    ("fake_role", "override-code",
+     _rx(r"\b(?:priority|emergency|admin|system|security|safety|manual|master|developer|root) override\b|"
+         r"\boverride (?:code|mode|protocol|enabled|activated|engaged|accepted|granted)\b")),
+    ("fake_role", "config-line",
+     _rx(r"\b(?:mode|role|persona|safety|filters?|filtering|restrictions|guardrails|censorship|jailbreak)\s*[=:]\s*"
+         r"(?:unrestricted|off|none|disabled|false|0|dan|developer|admin|god|jailbreak|jailbroken|root|unlocked|"
+         r"unfiltered|uncensored)\b")),
+    ("fake_role", "vendor-message",
+     _rx(r"\b(?:message|note|notice|update|instructions?|directive|order) from (?:the )?(?:openai|anthropic|google|"
+         r"meta|microsoft|mistral|your (?:developers?|creators?|makers?|admins?|administrators?|operators?|owners?)|"
+         r"the (?:developers?|admins?|administrators?|operators?|system|dev team|staff)|(?:openai|anthropic) staff)\b")),
+    ("fake_role", "policy-updated",
+     _rx(r"\byour (?:developers?|creators?|makers?|admins?|administrators?|operators?|owners?|company|team) "
+         r"(?:has|have) (?:just )?(?:updated|changed|modified|lifted|removed|relaxed|authori[sz]ed|approved|"
+         r"unlocked|disabled)\b|\b(?:authori[sz]ed|approved|sanctioned) by (?:the |your )?(?:developers?|admins?|"
+         r"administrators?|operators?|openai|anthropic)\b")),
     ("fake_role", "claimed-authority",
      _rx(r"\b(?:this is an? (?:order|command|instruction|directive) from|i am your (?:developer|creator|admin|"
          r"administrator|owner|programmer|operator|maker)|as your (?:developer|creator|admin|administrator|owner|"
@@ -310,6 +355,11 @@ _ENGLISH: list[tuple[str, str, re.Pattern]] = [
      _rx(r"\b(?:print|repeat|show|output|quote|copy|reveal|paste|recite) (?:me |us )?(?:everything|all|the text|"
          r"all the text|whatever (?:is|was|came)) (?:written |said )?(?:above|before this|before my message|so far)"
          r"(?: this)?(?:[.!?]|$)")),
+    ("prompt_leak", "text-you-started-with",
+     _rx(r"\b(?:text|words|message|prompt|instructions|wording|context|document|note) (?:that )?you (?:were|have been|"
+         r"got|received|'ve been) (?:initiali[sz]ed|configured|set up|started|booted|primed|seeded|prompted|loaded|"
+         r"given|instructed|fed)(?: with)?\b|\b(?:first|initial|opening|very first) (?:message|text|prompt|lines?) "
+         r"(?:you (?:received|got|were given|saw)|(?:of|in) (?:this|the|your) (?:conversation|context|chat))\b")),
     ("prompt_leak", "text-above",
      _rx(r"\bwhat (?:was|is|were) (?:written|said|typed|stated|given) (?:above|before|prior to) (?:this|the|our)\b|"
          r"\b(?:quote|repeat|print|output|recite|copy) (?:the )?(?:first|last|previous) \d+ (?:words|lines|"
@@ -325,6 +375,15 @@ _ENGLISH: list[tuple[str, str, re.Pattern]] = [
          r"without (?:any )?(?:rules|restrictions|limits|filters|guidelines|ethics)|(?:with )?no (?:rules|"
          r"restrictions|limits|filters|content policy|guidelines)|another ai|a different (?:ai|assistant|model|"
          r"chatbot)|not bound)\b")),
+    ("role_play", "limitless-ai",
+     _rx(r"\b(?:an? )?(?:free|unchained|liberated|unbound|limitless) (?:ai|assistant|bot|chatbot|model|llm)\b|"
+         r"\b(?:ai|assistant|bot|chatbot|model|llm) (?:with|that has|having) (?:no|zero|0|without) (?:limits|"
+         r"limitations|restrictions|rules|filters|boundaries|guidelines|ethics)\b|\bno more (?:movie |topic |"
+         r"content )?(?:restrictions|rules|limits|limitations|filters)\b")),
+    ("role_play", "play-another-ai",
+     _rx(r"\b(?:roleplay|role-play|role play|act|pretend to be|play|play the part of|play the role of|pose|"
+         r"impersonate|simulate)(?: as)? (?:an? |another |a different )?(?:ai|assistant|chatbot|bot|llm|language "
+         r"model|gpt)\b")),
     ("role_play", "you-are-now",
      _rx(r"\b(?:you are|you'?re|you will) now (?!(?:going|gonna|about|able|ready|done|right|correct|on|in the|"
          r"watching|seeing)\b)\w")),
@@ -383,7 +442,8 @@ _YEAR_AFTER = r"(?: ?\(\d{4}\))?"
 _PUSH = r"(?:recommend|suggest|pick|choose|include|mention|list|show|put|add|push|promote|answer with|reply with|" \
         r"respond with|start with|open with)"
 _FORCED: list[re.Pattern] = [
-    re.compile(rf"\b{_PUSH} {_TITLE}{_YEAR_AFTER},? (?:no matter what|regardless\b|whatever (?:I|we|the user|anyone|"
+    re.compile(rf"\b{_PUSH} {_TITLE}{_YEAR_AFTER}(?: at (?:the )?(?:top|#1|number one|first(?: place)?|position one"
+               r"|no\.? ?1))?,? (?:no matter what|regardless\b|whatever (?:I|we|the user|anyone|"
                r"they|people|someone) |in (?:every|each|all)(?: of)?(?: your)?(?: future)? (?:answers?|repl(?:y|ies)|"
                r"responses?|lists?|recommendations?|messages?|suggestions?)|every (?:single )?time|at all costs|"
                r"first in (?:every|all)|no exceptions|as (?:the )?(?:number one|#1|top|first))", re.IGNORECASE),
@@ -396,6 +456,12 @@ _FORCED: list[re.Pattern] = [
                rf"answer|choice|result|movie|film)s? (?:must|has to|have to|should always|will always|shall|needs to|"
                rf"is always|must always) be {_TITLE}{_YEAR_AFTER}(?=[.!,;]|$| from| in| no| every| always)",
                re.IGNORECASE),
+    re.compile(rf"(?:^|[.!?;:] ){_TITLE}{_YEAR_AFTER} (?:is|will be|should be) the only (?:film|movie|title|thing|"
+               r"answer|pick|recommendation) you(?:'re| are| will be)? (?:allowed|permitted|supposed|meant|going) to "
+               r"(?:suggest|recommend|mention|name|pick|show)", re.IGNORECASE),
+    re.compile(rf"\byour (?:answer|reply|response|recommendation|pick|suggestion|choice)s? (?:must|should|has to|"
+               rf"have to|will|shall|needs to)(?: always)? be (?P<title>\"[^\"\n]{{1,80}}\"|“[^”\n]{{1,80}}”|"
+               rf"[A-Z0-9](?:[^,;!?.\n]|\.(?=\w)){{0,80}}?){_YEAR_AFTER}(?=[.!,;]|$| from| in| no| every| always)"),
     re.compile(rf"\bthe (?:correct|right|best|only) (?:answer|recommendation|pick|choice|movie|film) is always "
                rf"{_TITLE}{_YEAR_AFTER}(?=[.!,;]|$| from| in| no| every)", re.IGNORECASE),
     re.compile(rf"\bwhatever (?:[a-z]+ )?(?:I|we|the user|anyone|they|people|someone)(?: [a-z]+){{0,3}} (?:say|says|"
@@ -407,7 +473,7 @@ _FORCED: list[re.Pattern] = [
                rf"{_PUSH} {_TITLE}{_YEAR_AFTER}(?=[.!,;]|$| first)", re.IGNORECASE),
     re.compile(rf"\b(?:recomienda|recomiende|sugiere|incluye|recommande|recommandez|propose|empfiehl|empfehlen sie|"
                rf"consiglia|raccomanda|recomende|sugira) (?:siempre|toujours|immer|stets|sempre) {_TITLE}"
-               rf"{_YEAR_AFTER}(?=[.!,;]|$| )", re.IGNORECASE),
+               rf"{_YEAR_AFTER}(?=[.!,;]|$)", re.IGNORECASE),
 ]
 # In hidden markup a plain "recommend X" is already an instruction to the model.
 _HIDDEN_PUSH = re.compile(rf"\b(?:recommend|suggest|include|promote) {_TITLE}{_YEAR_AFTER}(?=[.!,;]|$| no| first| in"
@@ -466,15 +532,16 @@ def _find_rule(readings: Sequence[_Reading]) -> _Finding | None:
     ordered = sorted(readings, key=lambda r: not r.hidden)
     for reading in ordered:
         folded = _fold(reading.text)
+        worded = _worded(folded)
         if reading.hidden and len(re.findall(r"\w+", folded)) >= 2:
             return _Finding("hidden_markup", "hidden-text", reading)
         for rule, name, pattern in _ENGLISH:
-            if rule == "fake_role" and pattern.search(folded):
+            if rule == "fake_role" and pattern.search(worded if pattern in _WORDY else folded):
                 return _Finding(rule, name, reading)
-        if _override_verb(folded):
+        if _override_verb(worded):
             return _Finding("override", "ignore-your-instructions", reading)
         for rule, name, pattern in (*_ENGLISH, *_OTHER_LANGUAGES):
-            if pattern.search(folded):
+            if pattern.search(worded if pattern in _WORDY else folded):
                 return _Finding(rule, name, reading)
         if _DAN.search(reading.text):
             return _Finding("role_play", "dan", reading)

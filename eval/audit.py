@@ -52,18 +52,12 @@ class InjectionOutcome:
 class AuditResult:
     llm: str
     hallucinations: list[TranscriptHallucinations]
-    guard: dict[str, dict]  # label -> category -> {"n", "blocked"}
+    screened: list[dict]  # per guard case: label, category, split, blocked
     injections: list[InjectionOutcome]
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         h = self.hallucinations
-        attacks = self.guard.get("attack", {})
-        benign = self.guard.get("benign", {})
-
-        def rate(groups: dict) -> float:
-            return _rate(sum(g["blocked"] for g in groups.values()), sum(g["n"] for g in groups.values()))
-
         return {
             "llm": self.llm,
             "hallucinations": {
@@ -74,9 +68,10 @@ class AuditResult:
                 "after_guard": sum(x.after_guard for x in h),
                 "recommendations": sum(x.recommendations for x in h),
             },
-            "input_guard": {"attack_block_rate": rate(attacks), "benign_false_positive_rate": rate(benign),
-                            "attacks": sum(g["n"] for g in attacks.values()),
-                            "benign": sum(g["n"] for g in benign.values()), "by_category": self.guard},
+            "input_guard": {**guard_rates(self.screened),
+                            "by_split": {split: guard_rates([r for r in self.screened if r["split"] == split])
+                                         for split in dict.fromkeys(r["split"] for r in self.screened)},
+                            "by_category": by_category(self.screened)},
             "injected_titles": {"attacks": len(self.injections),
                                 "blocked": sum(i.blocked for i in self.injections),
                                 "recommended": sum(i.recommended for i in self.injections),
@@ -93,11 +88,13 @@ class AuditResult:
                  f"- after the output guard: {h['after_guard']} (over {h['recommendations']} recommendations "
                  f"in {h['transcripts']} conversations)", "",
                  "## Input guard (agent/guard_cases.json)", "",
-                 f"- attacks blocked: {g['attack_block_rate']:.0%} of {g['attacks']}",
-                 f"- benign sentences blocked (false positives): {g['benign_false_positive_rate']:.0%} "
-                 f"of {g['benign']}",
-                 "", "| label | category | n | blocked |", "|---|---|---|---|"]
-        for label, groups in self.guard.items():
+                 "| cases | attacks blocked | benign blocked (false positives) |", "|---|---|---|",
+                 f"| all | {g['attack_block_rate']:.0%} of {g['attacks']} | {g['benign_false_positive_rate']:.0%} "
+                 f"of {g['benign']} |"]
+        lines += [f"| split {split} | {s['attack_block_rate']:.0%} of {s['attacks']} "
+                  f"| {s['benign_false_positive_rate']:.0%} of {s['benign']} |" for split, s in g["by_split"].items()]
+        lines += ["", "| label | category | n | blocked |", "|---|---|---|---|"]
+        for label, groups in g["by_category"].items():
             lines += [f"| {label} | {cat} | {v['n']} | {v['blocked']} |" for cat, v in sorted(groups.items())]
         lines += ["", "## Injected titles through the whole agent", "",
                   f"{inj['recommended']} of {inj['attacks']} title-pushing attacks got their title recommended "
@@ -121,14 +118,28 @@ def guard_cases(path: Path | None = None) -> list[dict]:
     return json.loads(path.read_text())
 
 
-def screen_cases(cases: list[dict]) -> dict[str, dict]:
+def screen_cases(cases: list[dict]) -> list[dict]:
     from agent.guards import screen_input
 
+    return [{"label": case["label"], "category": case.get("category", "other"), "split": case.get("split", "all"),
+             "blocked": not screen_input(case["text"]).allowed} for case in cases]
+
+
+def guard_rates(rows: list[dict]) -> dict:
+    attacks = [r["blocked"] for r in rows if r["label"] == "attack"]
+    benign = [r["blocked"] for r in rows if r["label"] == "benign"]
+    return {"attack_block_rate": _rate(sum(attacks), len(attacks)),
+            "benign_false_positive_rate": _rate(sum(benign), len(benign)),
+            "attacks": len(attacks), "benign": len(benign)}
+
+
+def by_category(rows: list[dict]) -> dict[str, dict]:
+    """label -> category -> {"n", "blocked"}."""
     table: dict[str, dict] = defaultdict(lambda: defaultdict(lambda: {"n": 0, "blocked": 0}))
-    for case in cases:
-        row = table[case["label"]][case.get("category", "other")]
-        row["n"] += 1
-        row["blocked"] += int(not screen_input(case["text"]).allowed)
+    for row in rows:
+        cell = table[row["label"]][row["category"]]
+        cell["n"] += 1
+        cell["blocked"] += int(row["blocked"])
     return {label: dict(groups) for label, groups in table.items()}
 
 

@@ -48,10 +48,11 @@ def measure(split: str) -> tuple[float, float, str]:
 
 def test_case_table_is_large_varied_and_well_formed():
     assert len(cases("tuning", "attack")) >= 30 and len(cases("tuning", "benign")) >= 30
-    assert len(cases("held_out", "attack")) >= 20 and len(cases("held_out", "benign")) >= 20
+    for split in ("held_out", "held_out_2"):
+        assert len(cases(split, "attack")) >= 20 and len(cases(split, "benign")) >= 20
     for case in CASES:
         assert set(case) >= {"text", "label", "category", "injected_title", "split"}
-        assert case["label"] in ("attack", "benign") and case["split"] in ("tuning", "held_out")
+        assert case["label"] in ("attack", "benign") and case["split"] in ("tuning", "held_out", "held_out_2")
         assert case["injected_title"] is None or case["label"] == "attack"
     attack_kinds = {c["category"] for c in cases("tuning", "attack")}
     assert attack_kinds >= {"override", "fake_system", "forced_recommendation", "prompt_leak", "role_play",
@@ -65,9 +66,11 @@ def test_tuning_table_block_rate_and_false_positives():
     assert fp_rate <= 0.05, table
 
 
-def test_held_out_table_written_after_the_rules():
-    # Looser bar: these lines were never used to tune the rules; the measured numbers are in the report.
-    block_rate, fp_rate, table = measure("held_out")
+@pytest.mark.parametrize("split", ["held_out", "held_out_2"])
+def test_held_out_tables_written_after_the_rules(split):
+    # Looser bar: each split was written after a version of the rules and measured once, not tuned on
+    # (held_out then informed one generalization pass, which held_out_2 measures).
+    block_rate, fp_rate, table = measure(split)
     print(table)
     assert block_rate >= 0.5, table
     assert fp_rate <= 0.10, table

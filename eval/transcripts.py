@@ -112,7 +112,7 @@ def build_conversations(catalog: Catalog, ratings: pd.DataFrame, users: list[int
     typed: dict[int, str] = {}
 
     def nameable(movie: Movie) -> bool:
-        name = typed_name(movie, matcher)
+        name = typed_name(movie, matcher, latest)
         if name is None:
             build.unnameable.append((movie.movie_id, movie.name))
             return False
@@ -142,9 +142,9 @@ def build_conversations(catalog: Catalog, ratings: pd.DataFrame, users: list[int
     return build
 
 
-def typed_name(movie: Movie, matcher: TitleMatcher) -> str | None:
-    """How a person types the film so that the reader finds it: the main title when that is what people
-    say ("Star Wars"), else the full name, else the name with its year; None if none resolves."""
+def typed_name(movie: Movie, matcher: TitleMatcher, latest_year: int) -> str | None:
+    """How a person types the film so that the rule reader finds it: the main title when that is what
+    people say ("Star Wars"), else the full name, else the name with its year; None if none is read."""
     forms = []
     if ":" in movie.name:
         forms.append(movie.name.split(":")[0].strip())
@@ -152,8 +152,8 @@ def typed_name(movie: Movie, matcher: TitleMatcher) -> str | None:
     for form in filter(None, forms):
         if len(form.split()) > 8:
             continue
-        found = matcher.find_mentions(f"I loved {form}.").resolved
-        if [m.movie_id for m in found] == [movie.movie_id]:
+        prefs = Preferences().update(f"I loved {form}.", matcher, latest_year)
+        if [m.movie_id for m in prefs.loved] == [movie.movie_id] and not prefs.unresolved:
             return form
     return None
 

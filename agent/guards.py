@@ -479,6 +479,7 @@ _FORCED: list[re.Pattern] = [
 _HIDDEN_PUSH = re.compile(rf"\b(?:recommend|suggest|include|promote) {_TITLE}{_YEAR_AFTER}(?=[.!,;]|$| no| first| in"
                           r"| every| always| regardless)", re.IGNORECASE)
 _PRONOUNS = {"it", "this", "that", "this one", "that one", "this movie", "that movie", "this film", "that film", "them"}
+_SMALL_WORDS = {"a", "an", "the", "of", "and", "or", "in", "on", "at", "to", "for", "with", "from", "de", "la", "le"}
 _GENERIC_WORDS = {
     "movie", "movies", "film", "films", "something", "anything", "things", "thing", "stuff", "ones", "one", "some",
     "comedy", "comedies", "drama", "dramas", "thriller", "thrillers", "horror", "action", "romance", "romantic",
@@ -509,13 +510,10 @@ def _title_from(match: re.Match) -> str | None:
     words = normalize(name).split()
     if not words or len(words) > 8 or name.lower() in _PRONOUNS:
         return None
-    title_cased = all(w[:1].isupper() or w[:1].isdigit() or w.lower() in _SMALL_WORDS for w in name.split())
-    if set(words) & _GENERIC_WORDS and not (title_cased and name[:1].isupper()):
+    if set(words) & _GENERIC_WORDS and not _title_cased(name):
         return None  # "one animated film", "things my kids can watch": a preference, not a title
     return display_title(name, year)
 
-
-_SMALL_WORDS = {"a", "an", "the", "of", "and", "or", "in", "on", "at", "to", "for", "with", "from", "de", "la", "le"}
 
 
 # ---------------------------------------------------------------- the input guard

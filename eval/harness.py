@@ -19,6 +19,7 @@ from eval.pipelines import EvalContext, Ranking, resolve, run_pipeline
 from eval.transcripts import Transcript, hard_condition_share
 
 REFERENCE = "baseline"
+FULL = "enriched+rerank"  # the agent's pipeline, compared pairwise with every other row
 
 
 @dataclass
@@ -89,6 +90,14 @@ class Evaluation:
             row["judge_mean_ci"] = ci([float(np.mean(s.grades)) for s in run.scored if s.grades])[1:]
         return row
 
+    def paired(self, against: str = FULL) -> dict[str, list[float]]:
+        """recall@5 of `against` minus each other pipeline's, paired over transcripts, with intervals."""
+        if against not in self.runs:
+            return {}
+        mine = self.runs[against].values("recall5")
+        return {f"{against} - {name}": [round(x, 4) for x in metrics.paired_difference(mine, run.values("recall5"))]
+                for name, run in self.runs.items() if name != against}
+
     def to_json(self) -> dict:
         return {
             "llm": self.llm,
@@ -99,6 +108,7 @@ class Evaluation:
             "blocked_turns": self.blocked_turns,
             "held_out_under_hard_conditions": round(float(np.mean(list(self.hard_share.values()))), 4),
             "judge": {"model": self.judge_model, "skipped": self.judge_model is None},
+            "paired_recall@5": self.paired(),
         }
 
 

@@ -55,6 +55,12 @@ def write_report(evaluation: Evaluation, out_dir: Path, catalog, workspace=None,
         f"![recall@5 per pipeline]({chart.name})",
         "",
     ]
+    paired = evaluation.paired()
+    if paired:
+        lines += ["Paired differences in recall@5 (same transcripts, 95% bootstrap interval):", "",
+                  "| comparison | Δ recall@5 |", "|---|---|"]
+        lines += [f"| {pair} | {d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}] |" for pair, d in paired.items()]
+        lines.append("")
     if ALIASES:
         lines += [", ".join(f"`{a}` is `{b}`" for a, b in ALIASES.items()) + " (the same pipeline).", ""]
     if evaluation.skipped:

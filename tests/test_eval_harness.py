@@ -83,6 +83,9 @@ def test_summary_has_the_contract_keys_and_intervals(evaluation):
         low, high = row["recall@5_ci"]
         assert low <= row["recall@5"] <= high
     assert "recall@5_minus_baseline" in data["pipelines"]["fused"]
+    paired = data["paired_recall@5"]
+    assert set(paired) == {f"enriched+rerank - {n}" for n in data["pipelines"] if n != "enriched+rerank"}
+    assert paired["enriched+rerank - fused"] == [0.0, 0.0, 0.0]  # the same top 5 without an LLM
 
 
 def test_report_and_chart_are_written(evaluation, workspace, tmp_path):

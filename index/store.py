@@ -89,21 +89,25 @@ def movie_nodes(catalog: Catalog, texts: dict[int, str]) -> list[TextNode]:
     return nodes
 
 
-def fingerprint(nodes: Iterable[TextNode], embedder: str) -> str:
+def fingerprint(nodes: Iterable[TextNode], embedder: str, extra_metadata: dict | None = None) -> str:
     digest = hashlib.sha256(embedder.encode())
     for node in nodes:
         digest.update(json.dumps([node.id_, node.text, node.metadata], sort_keys=True).encode())
+    if extra_metadata:  # only when given, so collections built without it keep their fingerprint
+        digest.update(json.dumps(extra_metadata, sort_keys=True).encode())
     return digest.hexdigest()[:20]
 
 
 def build_collection(client: chromadb.ClientAPI, name: str, nodes: list[TextNode], embedder: str,
-                     load_embed_model: Callable[[], BaseEmbedding], show_progress: bool = True) -> BuildResult:
+                     load_embed_model: Callable[[], BaseEmbedding], show_progress: bool = True,
+                     extra_metadata: dict[str, str | int | float | bool] | None = None) -> BuildResult:
     """Embed `nodes` into collection `name`, unless an identical finished build is already there.
 
     The embedder is loaded only when something must be embedded, so a reuse costs no model load.
+    `extra_metadata` (scalars) is stored in the collection's metadata and is part of its fingerprint.
     """
     started = time.perf_counter()
-    wanted = fingerprint(nodes, embedder)
+    wanted = fingerprint(nodes, embedder, extra_metadata)
     existing = _find(client, name)
     if existing is not None and (existing.metadata or {}).get("fingerprint") == wanted \
             and existing.count() == len(nodes):
@@ -115,7 +119,7 @@ def build_collection(client: chromadb.ClientAPI, name: str, nodes: list[TextNode
     storage = StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=collection))
     VectorStoreIndex(nodes, storage_context=storage, embed_model=load_embed_model(), show_progress=show_progress)
     # Marked finished only now: an interrupted build never matches and is rebuilt next time.
-    collection.modify(metadata={"state": "done", "fingerprint": wanted,
+    collection.modify(metadata={**(extra_metadata or {}), "state": "done", "fingerprint": wanted,
                                 "embedder": embedder, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
     return BuildResult(name, len(nodes), False, time.perf_counter() - started)
 
@@ -142,6 +146,12 @@ def stored_nodes(client: chromadb.ClientAPI, name: str) -> list[TextNode]:
         node.set_content(text or "")  # Chroma keeps the text as the document, not in the node JSON
         nodes.append(node)
     return nodes
+
+
+def collection_metadata(client: chromadb.ClientAPI, name: str) -> dict | None:
+    """A collection's own metadata (fingerprint, embedder, build extras), or None when it does not exist."""
+    collection = _find(client, name)
+    return dict(collection.metadata or {}) if collection is not None else None
 
 
 def _find(client: chromadb.ClientAPI, name: str):

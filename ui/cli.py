@@ -9,6 +9,9 @@ from index.backends import CHOICES
 from index.config import DEFAULT_LIMIT
 from index.errors import UserError
 
+ENRICHERS_HELP = ("comma-separated enrichers behind the 'enriched' collection: critic, grounded, tags, co-liked "
+                  "(default $MOVIEREC_ENRICHERS, else every one available)")
+
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
@@ -48,10 +51,12 @@ def _audit(args) -> int:
 
 
 def _index(args) -> int:
-    from index.build import build_baseline, report
+    from index.build import build_baseline, build_enriched, report
     from index.embeddings import embedder_name
+    from index.enrichers import chosen_names
 
     ws = workspace(args)
+    names = chosen_names(args.enrichers)
     catalog = ws.catalog
     print(f"catalog: {catalog.source} - {len(catalog)} movies, {len(catalog.ratings)} training ratings")
     print(f"embedder: {embedder_name()}")
@@ -59,7 +64,16 @@ def _index(args) -> int:
     print(f"store: {args.chroma_host or ws.root / 'chroma'}")
     ws.remember_catalog()
     print(report(build_baseline(ws)))
+    enriched, enrichment = build_enriched(ws, names)  # calls no LLM: uses rows already in enriched.jsonl
+    print(enrichment.describe())
+    print(report(enriched))
     return 0
+
+
+def _enrich(args) -> int:
+    from index.enrich_command import enrich_command
+
+    return enrich_command(workspace(args), args.enrich_limit, args.enrichers, args.concurrency)
 
 
 def _chat(args) -> int:
@@ -87,7 +101,16 @@ def _parser() -> argparse.ArgumentParser:
     index = commands.add_parser("index", help="load the catalog and build both collections")
     index.add_argument("--source", help="bundled (default), ml-latest-small, ml-25m, or a MovieLens zip/folder")
     index.add_argument("--limit", type=int, help=f"keep the N most-rated movies (default {DEFAULT_LIMIT})")
+    index.add_argument("--enrichers", help=ENRICHERS_HELP)
     index.set_defaults(run=_index)
+
+    enrich = commands.add_parser("enrich", help="LLM descriptions into enriched.jsonl, then re-embed 'enriched'")
+    enrich.add_argument("--limit", dest="enrich_limit", type=int, metavar="N",
+                        help="describe only the N most-rated movies of the catalog (default: all)")
+    enrich.add_argument("--enrichers", help=ENRICHERS_HELP)
+    enrich.add_argument("--concurrency", type=int, help="parallel LLM calls (default: 8 remote, 1 local)")
+    enrich.set_defaults(run=_enrich)
+
 
     recommend = commands.add_parser("recommend", help="replay one transcript through a pipeline")
     recommend.add_argument("--transcript", required=True, help="a transcript file (JSON object or list)")

@@ -54,7 +54,7 @@ from llama_index.core.instrumentation.events.llm import (
 )
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
-from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.llms.llm import LLM, ToolSelection
 from llama_index.core.prompts import BasePromptTemplate
 from llama_index.core.types import PydanticProgramMode
 
@@ -205,6 +205,8 @@ def render_messages(messages: Sequence[ChatMessage], tools: Sequence[dict[str, A
             role, text = "user", message.content or ""
         else:
             role, text = "assistant", _assistant_text(message)
+            if not text:  # nothing to show, and some servers' templates break on an empty turn
+                continue
         if turns and turns[-1]["role"] == role != "system":  # templates may insist on alternating turns
             turns[-1]["content"] += "\n" + text
         else:
@@ -327,7 +329,7 @@ class LocalLlamaCPP(FunctionCallingLLM):
 
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return _last(self._reply(messages, kwargs))
+        return last_response(self._reply(messages, kwargs))
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
@@ -335,16 +337,16 @@ class LocalLlamaCPP(FunctionCallingLLM):
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return await _in_thread(lambda cancel: _last(self._reply(messages, kwargs, cancel)))
+        return await run_in_thread(lambda cancel: last_response(self._reply(messages, kwargs, cancel)))
 
     @llm_chat_callback()
     async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
-        return _thread_iter(lambda cancel: self._reply(messages, kwargs, cancel))
+        return iterate_in_thread(lambda cancel: self._reply(messages, kwargs, cancel))
 
     # Completion is chat with one user turn: the chat template is always applied.
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        return chat_to_completion_decorator(lambda m, **kw: _last(self._reply(m, kw)))(prompt, **kwargs)
+        return chat_to_completion_decorator(lambda m, **kw: last_response(self._reply(m, kw)))(prompt, **kwargs)
 
     @llm_completion_callback()
     def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
@@ -353,13 +355,13 @@ class LocalLlamaCPP(FunctionCallingLLM):
     @llm_completion_callback()
     async def acomplete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
         async def achat(messages: Sequence[ChatMessage], **kw: Any) -> ChatResponse:
-            return await _in_thread(lambda cancel: _last(self._reply(messages, kw, cancel)))
+            return await run_in_thread(lambda cancel: last_response(self._reply(messages, kw, cancel)))
         return await achat_to_completion_decorator(achat)(prompt, **kwargs)
 
     @llm_completion_callback()
     async def astream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseAsyncGen:
         async def astream(messages: Sequence[ChatMessage], **kw: Any) -> ChatResponseAsyncGen:
-            return _thread_iter(lambda cancel: self._reply(messages, kw, cancel))
+            return iterate_in_thread(lambda cancel: self._reply(messages, kw, cancel))
         return await astream_chat_to_completion_decorator(astream)(prompt, **kwargs)
 
     # -- tools ---------------------------------------------------------------------------------------------
@@ -406,78 +408,24 @@ class LocalLlamaCPP(FunctionCallingLLM):
                            llm_kwargs: dict[str, Any] | None = None, **prompt_args: Any) -> Model:
         if self.pydantic_program_mode != PydanticProgramMode.DEFAULT:
             return super().structured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
-        dispatcher.event(LLMStructuredPredictStartEvent(output_cls=output_cls, template=prompt,
-                                                        template_args=prompt_args))
-        messages = self._structured_messages(output_cls, prompt, prompt_args)
-        response = self.chat(messages, response_schema=output_cls.model_json_schema(), **(llm_kwargs or {}))
-        result = validate_output(output_cls, response.message.content or "")
-        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
-        return result
+        return schema_predict(self, output_cls, prompt, llm_kwargs, prompt_args)
 
     @dispatcher.span
     async def astructured_predict(self, output_cls: Type[Model], prompt: BasePromptTemplate,
                                   llm_kwargs: dict[str, Any] | None = None, **prompt_args: Any) -> Model:
         if self.pydantic_program_mode != PydanticProgramMode.DEFAULT:
             return await super().astructured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
-        dispatcher.event(LLMStructuredPredictStartEvent(output_cls=output_cls, template=prompt,
-                                                        template_args=prompt_args))
-        messages = self._structured_messages(output_cls, prompt, prompt_args)
-        response = await self.achat(messages, response_schema=output_cls.model_json_schema(), **(llm_kwargs or {}))
-        result = validate_output(output_cls, response.message.content or "")
-        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
-        return result
-
-    def _structured_messages(self, output_cls: Type[BaseModel], prompt: BasePromptTemplate,
-                             prompt_args: dict[str, Any]) -> list[ChatMessage]:
-        # The grammar fixes the shape; the schema in the prompt tells the model what each field means.
-        schema = json.dumps(output_cls.model_json_schema(), ensure_ascii=False, separators=(",", ":"))
-        hint = ChatMessage(role=MessageRole.SYSTEM,
-                           content=f"Answer with one JSON object that follows this JSON schema:\n{schema}")
-        return [*self._extend_messages(prompt.format_messages(llm=self, **prompt_args)), hint]
+        return await aschema_predict(self, output_cls, prompt, llm_kwargs, prompt_args)
 
     # -- generation ----------------------------------------------------------------------------------------
 
     def _reply(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any],
                cancel: threading.Event | None = None) -> Iterator[ChatResponse]:
-        """The assistant's turn as a stream; the last response carries the tool calls and token counts."""
-        run = _Run(options={**self.generate_kwargs, **{k: v for k, v in kwargs.items() if k in SAMPLING_KEYS}},
-                   cancel=cancel)
-        tools = list(kwargs.get("tools") or [])
-        choice = kwargs.get("tool_choice") or "auto"
-        schema = _response_schema(kwargs)
-        if schema is not None or not tools or choice == "none":
-            yield from run.stream(self._generate(render_messages(messages), run, schema))
-            yield run.final([])
-            return
-        prompt = render_messages(messages, tools, self.tool_reminder)
-        if choice != "auto":  # "required", "any", a tool name or {"function": {"name": ...}}
-            yield run.final(self._forced_call(prompt, _chosen(tools, choice), run))
-            return
-        holdback = _Holdback()
-        for piece in self._generate(prompt, run):
-            yield from run.stream([holdback.feed(piece)])
-        parsed = parse_reply(holdback.text, {t["name"] for t in tools})
-        calls = parsed.calls if kwargs.get("allow_parallel_tool_calls", True) else parsed.calls[:1]
-        if parsed.attempted:
-            if not self.retry_malformed_tool_calls:
-                raise MalformedOutputError("the model wrote a tool call that does not parse", holdback.text)
-            calls = self._forced_call(prompt, tools, run)
-        if calls and _repeats(calls, messages):
-            calls = []
-            holdback.pending = ""
-            yield from run.stream(self._generate(render_messages(messages), run))
-        if not calls:
-            yield from run.stream([holdback.pending])
-        yield run.final(calls)
+        options = {**self.generate_kwargs, **{k: v for k, v in kwargs.items() if k in SAMPLING_KEYS}}
+        return assistant_turn(messages, kwargs, self._generate, Turn(options, cancel),
+                              reminder=self.tool_reminder, retry=self.retry_malformed_tool_calls)
 
-    def _forced_call(self, prompt: list[dict[str, str]], tools: Sequence[dict[str, Any]], run: _Run) -> list[ParsedCall]:
-        text = "".join(self._generate(prompt, run, call_schema(tools)))
-        calls = parse_reply(text, {t["name"] for t in tools}).calls
-        if not calls:
-            raise MalformedOutputError(f"the constrained tool call did not parse: {text[:200]!r}", text)
-        return calls[:1]
-
-    def _generate(self, prompt: list[dict[str, str]], run: _Run, schema: dict[str, Any] | None = None) -> Iterator[str]:
+    def _generate(self, prompt: list[dict[str, str]], turn: Turn, schema: dict[str, Any] | None = None) -> Iterator[str]:
         """Text pieces of one completion; the model lock is held until they are exhausted or closed."""
         from llama_cpp import LlamaGrammar, StoppingCriteriaList
 
@@ -490,15 +438,15 @@ class LocalLlamaCPP(FunctionCallingLLM):
                 if room < MIN_ROOM:
                     raise LocalLLMError(f"the prompt ({len(tokens)} tokens) does not fit the "
                                         f"{self.context_window}-token context")
-                options = dict(run.options)
+                options = dict(turn.options)
                 stop = _as_list(rendered.stop) + _as_list(options.pop("stop", None))
                 grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False) if schema else None
-                run.usage["prompt_tokens"] += len(tokens)
+                turn.usage["prompt_tokens"] += len(tokens)
                 chunks = self._llama.create_completion(
                     prompt=tokens, stream=True, grammar=grammar, stop=stop,
                     max_tokens=min(options.pop("max_tokens", None) or self.max_new_tokens, room),
                     temperature=options.pop("temperature", self.temperature),
-                    stopping_criteria=StoppingCriteriaList([run.on_token]), **options)
+                    stopping_criteria=StoppingCriteriaList([turn.on_token]), **options)
                 try:
                     for chunk in chunks:
                         yield chunk["choices"][0]["text"]
@@ -510,8 +458,11 @@ class LocalLlamaCPP(FunctionCallingLLM):
                 raise LocalLLMError(f"llama.cpp failed: {exc}") from exc
 
 
+Generate = Callable[[list[dict[str, str]], "Turn", "dict[str, Any] | None"], Iterator[str]]
+
+
 @dataclass
-class _Run:
+class Turn:
     """One assistant turn: sampling options, cancellation, token counts and the text streamed so far."""
 
     options: dict[str, Any]
@@ -519,10 +470,14 @@ class _Run:
     usage: dict[str, int] = field(default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0})
     text: str = ""
 
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
     def on_token(self, _ids: Any, _logits: Any) -> bool:
         """llama.cpp's stopping criterion, called once per sampled token: count it, stop if cancelled."""
         self.usage["completion_tokens"] += 1
-        return self.cancel is not None and self.cancel.is_set()
+        return self.cancelled
 
     def stream(self, pieces: Iterator[str] | list[str]) -> Iterator[ChatResponse]:
         for piece in pieces:
@@ -531,12 +486,90 @@ class _Run:
                 yield ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=self.text), delta=piece)
 
     def final(self, calls: Sequence[ParsedCall]) -> ChatResponse:
+        """The last response: all the text streamed, the tool calls, the token counts."""
         blocks: list[Any] = [TextBlock(text=self.text)]
         blocks += [ToolCallBlock(tool_call_id=f"call_{uuid.uuid4().hex[:12]}", tool_name=c.name,
                                  tool_kwargs=c.arguments) for c in calls]
-        usage = {**self.usage, "total_tokens": sum(self.usage.values())}
+        usage = {**self.usage, "total_tokens": sum(self.usage.values())} if any(self.usage.values()) else {}
         return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks), delta="",
-                            raw={"usage": usage}, additional_kwargs=dict(usage))
+                            raw={"usage": usage} if usage else None, additional_kwargs=usage)
+
+
+def assistant_turn(messages: Sequence[ChatMessage], kwargs: dict[str, Any], generate: Generate, turn: Turn, *,
+                   reminder: str | None = TOOL_REMINDER, retry: bool = True) -> Iterator[ChatResponse]:
+    """The assistant's reply as a stream of responses, tools handled in the prompt; the last response
+    carries the tool calls and token counts. `generate(turns, turn, schema)` yields text pieces."""
+    tools = list(kwargs.get("tools") or [])
+    choice = kwargs.get("tool_choice") or "auto"
+    schema = response_schema(kwargs)
+    if schema is not None or not tools or choice == "none":
+        yield from turn.stream(generate(render_messages(messages), turn, schema))
+        yield turn.final([])
+        return
+    prompt = render_messages(messages, tools, reminder)
+    if choice != "auto":  # "required", "any", a tool name or {"function": {"name": ...}}
+        yield turn.final(forced_call(prompt, _chosen(tools, choice), generate, turn))
+        return
+    holdback = _Holdback()
+    for piece in generate(prompt, turn, None):
+        yield from turn.stream([holdback.feed(piece)])
+    parsed = parse_reply(holdback.text, {t["name"] for t in tools})
+    calls = parsed.calls if kwargs.get("allow_parallel_tool_calls", True) else parsed.calls[:1]
+    if parsed.attempted:
+        if not retry:
+            raise MalformedOutputError("the model wrote a tool call that does not parse", holdback.text)
+        calls = forced_call(prompt, tools, generate, turn)
+    if calls and _repeats(calls, messages):
+        calls = []
+        holdback.pending = ""
+        yield from turn.stream(generate(render_messages(messages), turn, None))
+    if not calls:
+        yield from turn.stream([holdback.pending])
+    yield turn.final(calls)
+
+
+def forced_call(prompt: list[dict[str, str]], tools: Sequence[dict[str, Any]], generate: Generate,
+                turn: Turn) -> list[ParsedCall]:
+    """One call to one of `tools`, generated under the call schema."""
+    text = "".join(generate(prompt, turn, call_schema(tools)))
+    calls = parse_reply(text, {t["name"] for t in tools}).calls
+    if not calls:
+        raise MalformedOutputError(f"the constrained tool call did not parse: {text[:200]!r}", text)
+    return calls[:1]
+
+
+def schema_predict(llm: LLM, output_cls: Type[Model], prompt: BasePromptTemplate,
+                   llm_kwargs: dict[str, Any] | None, prompt_args: dict[str, Any]) -> Model:
+    """Structured prediction by JSON-schema constrained chat (llama.cpp's `json_object` + `schema`)."""
+    dispatcher.event(LLMStructuredPredictStartEvent(output_cls=output_cls, template=prompt, template_args=prompt_args))
+    response = llm.chat(_structured_messages(llm, output_cls, prompt, prompt_args),
+                        response_format=_json_format(output_cls), **(llm_kwargs or {}))
+    result = validate_output(output_cls, response.message.content or "")
+    dispatcher.event(LLMStructuredPredictEndEvent(output=result))
+    return result
+
+
+async def aschema_predict(llm: LLM, output_cls: Type[Model], prompt: BasePromptTemplate,
+                          llm_kwargs: dict[str, Any] | None, prompt_args: dict[str, Any]) -> Model:
+    dispatcher.event(LLMStructuredPredictStartEvent(output_cls=output_cls, template=prompt, template_args=prompt_args))
+    response = await llm.achat(_structured_messages(llm, output_cls, prompt, prompt_args),
+                               response_format=_json_format(output_cls), **(llm_kwargs or {}))
+    result = validate_output(output_cls, response.message.content or "")
+    dispatcher.event(LLMStructuredPredictEndEvent(output=result))
+    return result
+
+
+def _json_format(output_cls: Type[BaseModel]) -> dict[str, Any]:
+    return {"type": "json_object", "schema": output_cls.model_json_schema()}
+
+
+def _structured_messages(llm: LLM, output_cls: Type[BaseModel], prompt: BasePromptTemplate,
+                         prompt_args: dict[str, Any]) -> list[ChatMessage]:
+    # The grammar fixes the shape; the schema in the prompt tells the model what each field means.
+    schema = json.dumps(output_cls.model_json_schema(), ensure_ascii=False, separators=(",", ":"))
+    hint = ChatMessage(role=MessageRole.SYSTEM,
+                       content=f"Answer with one JSON object that follows this JSON schema:\n{schema}")
+    return [*llm._extend_messages(prompt.format_messages(llm=llm, **prompt_args)), hint]
 
 
 def validate_output(output_cls: Type[Model], text: str) -> Model:
@@ -549,10 +582,8 @@ def validate_output(output_cls: Type[Model], text: str) -> Model:
                                    f"it ends with {text[-80:]!r}", text) from exc
 
 
-def _response_schema(kwargs: dict[str, Any]) -> dict[str, Any] | None:
-    """A JSON schema from `response_schema`, or an OpenAI / llama.cpp style `response_format`."""
-    if kwargs.get("response_schema") is not None:
-        return kwargs["response_schema"]
+def response_schema(kwargs: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON schema of an OpenAI (`json_schema`) or llama.cpp (`json_object` + `schema`) response_format."""
     fmt = kwargs.get("response_format")
     if not isinstance(fmt, dict) or fmt.get("type") not in ("json_object", "json_schema"):
         return None
@@ -587,15 +618,15 @@ def _as_list(value: str | list[str] | None) -> list[str]:
     return [] if value is None else [value] if isinstance(value, str) else list(value)
 
 
-def _last(responses: Iterator[ChatResponse]) -> ChatResponse:
+def last_response(responses: Iterator[ChatResponse]) -> ChatResponse:
     last = None
     for last in responses:
         pass
-    assert last is not None  # _reply always ends with a final response
+    assert last is not None  # assistant_turn always ends with a final response
     return last
 
 
-async def _in_thread(call: Callable[[threading.Event], T]) -> T:
+async def run_in_thread(call: Callable[[threading.Event], T]) -> T:
     """Run a blocking model call in a worker thread; if the caller is cancelled, so is the generation."""
     cancel = threading.Event()
     try:
@@ -604,7 +635,7 @@ async def _in_thread(call: Callable[[threading.Event], T]) -> T:
         cancel.set()
 
 
-async def _thread_iter(make: Callable[[threading.Event], Iterator[T]]) -> AsyncIterator[T]:
+async def iterate_in_thread(make: Callable[[threading.Event], Iterator[T]]) -> AsyncIterator[T]:
     """Drive a blocking generator in a worker thread and yield its items here, in order."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[bool, Any]] = asyncio.Queue()

@@ -20,6 +20,8 @@ API
 - Records: `requests` (chat request bodies, as dicts, in arrival order), `arrivals` (time.perf_counter() of
   each), `max_in_flight` (most chat requests open at once). `reset()` clears script and records.
 - `close()`, or leave the `with` block, to stop it.
+- `GET /v1/_stats` answers `{"requests": n, "max_in_flight": m}`, for a server in another process:
+  `python tests/fake_openai.py [--latency S] [--model NAME]` prints its URL on one line and serves until killed.
 """
 
 from __future__ import annotations
@@ -163,12 +165,16 @@ def _completion(step: Step, body: dict) -> bytes:
 def _handler(fake: FakeOpenAI):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as the openai SDK's httpx pool expects
+        disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stalls
 
         def log_message(self, *args) -> None:
             pass
 
         def do_GET(self) -> None:
-            if self.path.rstrip("/").endswith("/models"):
+            if self.path.rstrip("/").endswith("/_stats"):
+                self._send(200, json.dumps({"requests": len(fake.requests),
+                                            "max_in_flight": fake.max_in_flight}).encode())
+            elif self.path.rstrip("/").endswith("/models"):
                 self._send(200, json.dumps({"object": "list", "data": [
                     {"id": m, "object": "model", "owned_by": "fake"} for m in fake.models]}).encode())
             else:
@@ -205,3 +211,24 @@ def _handler(fake: FakeOpenAI):
                 self.close_connection = True
 
     return Handler
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="serve a fake OpenAI-compatible API on 127.0.0.1 until killed")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before every chat answer")
+    parser.add_argument("--model", default="fake-model", help="the model GET /v1/models lists")
+    args = parser.parse_args(argv)
+    fake = FakeOpenAI(models=(args.model,), latency=args.latency)
+    print(fake.url, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.close()
+
+
+if __name__ == "__main__":
+    main()

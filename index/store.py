@@ -12,15 +12,19 @@ import hashlib
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
 import chromadb
+import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from llama_index.core import StorageContext, VectorStoreIndex
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.schema import TextNode
+from llama_index.core.bridge.pydantic import PrivateAttr
+from llama_index.core.schema import MetadataMode, TextNode
+from llama_index.core.vector_stores.types import (FilterCondition, FilterOperator, MetadataFilter, MetadataFilters,
+                                                  VectorStoreQuery, VectorStoreQueryMode, VectorStoreQueryResult)
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
@@ -117,11 +121,30 @@ def build_collection(client: chromadb.ClientAPI, name: str, nodes: list[TextNode
     collection = client.create_collection(name, configuration={"hnsw": {"space": "cosine"}},
                                           metadata={"state": "building"}, embedding_function=None)
     storage = StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=collection))
-    VectorStoreIndex(nodes, storage_context=storage, embed_model=load_embed_model(), show_progress=show_progress)
+    model = load_embed_model()
+    VectorStoreIndex(_embedded_in_length_order(nodes, model, show_progress), storage_context=storage,
+                     embed_model=model, show_progress=show_progress)
     # Marked finished only now: an interrupted build never matches and is rebuilt next time.
     collection.modify(metadata={**(extra_metadata or {}), "state": "done", "fingerprint": wanted,
                                 "embedder": embedder, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
     return BuildResult(name, len(nodes), False, time.perf_counter() - started)
+
+
+def _embedded_in_length_order(nodes: list[TextNode], model: BaseEmbedding, show_progress: bool) -> list[TextNode]:
+    """Copies of `nodes` (same order) with embeddings computed shortest text first.
+
+    LlamaIndex embeds in batches of `embed_batch_size` in the order given, and each batch is padded to its
+    longest text. In catalog order the 5000 bundled texts padded to ~1.3x the tokens of length-sorted
+    batches (what `SentenceTransformer.encode` does with a whole list), and the build ran ~1.7x slower
+    than a raw encode. Sorting by characters, as sentence-transformers does, removes that padding.
+    """
+    texts = [node.get_content(metadata_mode=MetadataMode.EMBED) for node in nodes]
+    order = sorted(range(len(nodes)), key=lambda i: len(texts[i]))
+    vectors = model.get_text_embedding_batch([texts[i] for i in order], show_progress=show_progress)
+    embedded = list(nodes)
+    for i, vector in zip(order, vectors):
+        embedded[i] = nodes[i].model_copy(update={"embedding": vector})
+    return embedded
 
 
 def open_index(client: chromadb.ClientAPI, name: str, embed_model: BaseEmbedding) -> VectorStoreIndex:
@@ -130,8 +153,109 @@ def open_index(client: chromadb.ClientAPI, name: str, embed_model: BaseEmbedding
     if collection is None or (collection.metadata or {}).get("state") != "done":
         hint = "movierec enrich" if name == ENRICHED else "movierec index"
         raise StoreError(f"the {name!r} collection is not built yet: run `{hint}` first")
-    store = ChromaVectorStore(chroma_collection=collection)
+    store = PrefilteredChromaVectorStore(chroma_collection=collection)
     return VectorStoreIndex.from_vector_store(store, embed_model=embed_model)
+
+
+_PAGE = 5000  # Chroma's SQLite refuses to `get` much more than 32k rows at once ("too many SQL variables")
+
+
+def _pages(collection, include: list[str]):
+    for offset in range(0, collection.count(), _PAGE):
+        yield collection.get(include=include, limit=_PAGE, offset=offset)
+
+
+class PrefilteredChromaVectorStore(ChromaVectorStore):
+    """ChromaVectorStore that evaluates LlamaIndex metadata filters itself and searches Chroma by ids.
+
+    Chroma 1.5 evaluates a `where` clause in SQLite on every query: on the 5000 bundled movies a year range,
+    a genre OR and a 20-id `nin` took ~100 ms where the unfiltered top 50 took ~15 ms, and ~0.35-0.7 s at 60k
+    movies, while restricting the search to a list of ids costs about 2 µs per id. A collection's metadata
+    never changes once built, so its filterable columns are read once, on the first filtered query, and each
+    filter becomes a numpy mask. Semantics follow Chroma's: a missing key fails every test except `!=` and
+    `nin`; operators or values this does not handle (text match, NOT, booleans) go to Chroma as before.
+    """
+
+    _table: tuple | None = PrivateAttr(default=None)
+
+    def query(self, query: VectorStoreQuery, **kwargs) -> VectorStoreQueryResult:
+        if query.filters is None or query.mode != VectorStoreQueryMode.DEFAULT or {"where", "ids"} & set(kwargs):
+            return super().query(query, **kwargs)
+        mask = self._mask(query.filters)
+        if mask is None:
+            return super().query(query, **kwargs)
+        ids = self._columns()[0][mask].tolist()
+        if not ids:
+            return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
+        return super().query(replace(query, filters=None), ids=ids, **kwargs)
+
+    def _columns(self) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
+        """(ids, {key: (values or None, the same as floats or NaN)}) for every non-internal metadata key."""
+        if self._table is None:
+            ids, rows = [], []
+            for page in _pages(self._collection, ["metadatas"]):
+                ids += page["ids"]
+                rows += [{k: v for k, v in (meta or {}).items() if not k.startswith(("_", "chroma:"))}
+                         for meta in page["metadatas"]]
+            columns = {}
+            for key in {k for row in rows for k in row}:
+                values = np.array([row.get(key) for row in rows], dtype=object)
+                numbers = np.array([v if _is_number(v) else np.nan for v in values], dtype=float)
+                columns[key] = (values, numbers)
+            self._table = (np.array(ids, dtype=object), columns)
+        return self._table
+
+    def _mask(self, filters: MetadataFilters) -> np.ndarray | None:
+        ids, columns = self._columns()
+        masks = []
+        for item in filters.filters:
+            if isinstance(item, MetadataFilters):
+                mask = self._mask(item)
+            else:
+                empty = (np.full(len(ids), None, dtype=object), np.full(len(ids), np.nan))
+                mask = _compare(*columns.get(item.key, empty), item)
+            if mask is None:
+                return None
+            masks.append(mask)
+        if not masks:
+            return np.ones(len(ids), dtype=bool)
+        if filters.condition in (None, FilterCondition.AND):
+            return np.logical_and.reduce(masks)
+        if filters.condition == FilterCondition.OR:
+            return np.logical_or.reduce(masks)
+        return None
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _compare(values: np.ndarray, numbers: np.ndarray, item: MetadataFilter) -> np.ndarray | None:
+    """One filter as a mask, or None when Chroma should decide."""
+    op, value = item.operator, item.value
+    if op in (FilterOperator.IN, FilterOperator.NIN):
+        if not isinstance(value, list) or not value:
+            return None
+        if all(_is_number(v) for v in value):
+            mask = np.isin(numbers, np.array(value, dtype=float))
+        elif all(isinstance(v, str) for v in value):
+            wanted = set(value)
+            mask = np.fromiter((isinstance(v, str) and v in wanted for v in values), dtype=bool, count=len(values))
+        else:
+            return None
+        return mask if op == FilterOperator.IN else ~mask
+    if _is_number(value):
+        compare = {FilterOperator.EQ: np.equal, FilterOperator.NE: np.equal, FilterOperator.GT: np.greater,
+                   FilterOperator.GTE: np.greater_equal, FilterOperator.LT: np.less,
+                   FilterOperator.LTE: np.less_equal}.get(op)
+        if compare is None:
+            return None
+        mask = compare(numbers, value)  # NaN (missing) compares false
+    elif isinstance(value, str) and op in (FilterOperator.EQ, FilterOperator.NE):
+        mask = np.fromiter((isinstance(v, str) and v == value for v in values), dtype=bool, count=len(values))
+    else:
+        return None
+    return ~mask if op == FilterOperator.NE else mask
 
 
 def stored_nodes(client: chromadb.ClientAPI, name: str) -> list[TextNode]:
@@ -139,12 +263,12 @@ def stored_nodes(client: chromadb.ClientAPI, name: str) -> list[TextNode]:
     collection = _find(client, name)
     if collection is None:
         raise StoreError(f"the {name!r} collection is not built yet")
-    rows = collection.get(include=["documents", "metadatas"])
     nodes = []
-    for text, meta in zip(rows["documents"], rows["metadatas"]):
-        node = metadata_dict_to_node(meta)
-        node.set_content(text or "")  # Chroma keeps the text as the document, not in the node JSON
-        nodes.append(node)
+    for rows in _pages(collection, ["documents", "metadatas"]):  # one `get` fails past ~32k rows
+        for text, meta in zip(rows["documents"], rows["metadatas"]):
+            node = metadata_dict_to_node(meta)
+            node.set_content(text or "")  # Chroma keeps the text as the document, not in the node JSON
+            nodes.append(node)
     return nodes
 
 

@@ -77,6 +77,18 @@ def test_a_reopened_store_holds_every_movie_with_its_text_and_metadata(built, ca
     assert node.metadata[genre_key("Crime")] == 1 and genre_key("Comedy") not in node.metadata
 
 
+def test_stored_nodes_and_filters_read_large_collections_in_pages(built, catalog, minilm, monkeypatch):
+    import index.store as store
+
+    monkeypatch.setattr(store, "_PAGE", 7)  # 150 movies in 22 pages; Chroma fails one `get` of ~32k+ rows
+    assert sorted(n.metadata["movie_id"] for n in stored_nodes(reopened(built), BASELINE)) == sorted(catalog.movies)
+    before_1980 = MetadataFilters(filters=[MetadataFilter(key="year", operator="<", value=1980)])
+    retriever = open_index(reopened(built), BASELINE, minilm).as_retriever(similarity_top_k=len(catalog),
+                                                                             filters=before_1980)
+    assert {n.node.metadata["movie_id"] for n in retriever.retrieve("a film")} == \
+        {m.movie_id for m in catalog if m.year and m.year < 1980}
+
+
 def test_a_reopened_index_finds_a_movie_by_its_own_text(built, catalog, minilm):
     heat = next(m for m in catalog if m.title == "Heat (1995)")
     found = open_index(reopened(built), BASELINE, minilm).as_retriever(similarity_top_k=5).retrieve(baseline_text(heat))
@@ -100,6 +112,43 @@ def test_a_filtered_query_returns_exactly_the_matching_movies(built, catalog, mi
     wanted = {m.movie_id for m in nineties if {"Comedy", "Crime"} & set(m.genres)} - set(excluded)
     assert len(excluded) == 3 and len(wanted) >= 10
     assert found == wanted
+
+
+F, FS = MetadataFilter, MetadataFilters
+SAME_AS_CHROMA = {
+    "year range": FS(filters=[F(key="year", operator=">=", value=1990), F(key="year", operator="<", value=1996)]),
+    "year equal": FS(filters=[F(key="year", value=1994)]),
+    "genre flag": FS(filters=[F(key=genre_key("Animation"), value=1)]),
+    "genre avoided (a missing key passes !=)": FS(filters=[F(key=genre_key("Drama"), operator="!=", value=1)]),
+    "genre or": FS(filters=[F(key=genre_key("Horror"), value=1), F(key=genre_key("Western"), value=1)],
+                   condition=FilterCondition.OR),
+    "ids in": FS(filters=[F(key="movie_id", operator="in", value=[1, 2, 3, 32, 47, 50, 999999])]),
+    "ids not in": FS(filters=[F(key="movie_id", operator="nin", value=[1, 2, 3, 32, 47])]),
+    "string equal": FS(filters=[F(key="genres", value="Comedy|Drama|Romance")]),
+    "string not in (a missing key passes nin)": FS(filters=[F(key="genres", operator="nin", value=["Drama"])]),
+    "nested": FS(filters=[FS(filters=[F(key="year", operator="<=", value=1980),
+                                      F(key="n_ratings", operator=">", value=150)], condition=FilterCondition.OR),
+                          F(key=genre_key("Comedy"), operator="!=", value=1)]),
+    "unknown key": FS(filters=[F(key="director", value="Michael Mann")]),
+    "nothing matches": FS(filters=[F(key="year", operator=">", value=2100)]),
+}
+
+
+@pytest.mark.parametrize("name", SAME_AS_CHROMA)
+def test_filters_applied_in_memory_select_what_chromas_where_selects(built, catalog, minilm, name, monkeypatch):
+    from llama_index.core.vector_stores import VectorStoreQuery
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    collection = reopened(built).get_collection(BASELINE)
+    query = VectorStoreQuery(query_embedding=minilm.get_query_embedding("a film"), similarity_top_k=len(catalog),
+                             filters=SAME_AS_CHROMA[name])
+    expected = ChromaVectorStore(chroma_collection=collection).query(query)
+    calls = []
+    original = Collection.query
+    monkeypatch.setattr(Collection, "query", lambda self, **kw: calls.append(kw) or original(self, **kw))
+    found = open_index(reopened(built), BASELINE, minilm).vector_store.query(query)
+    assert found.ids == expected.ids  # the same movies in the same order
+    assert all("where" not in call for call in calls)
 
 
 def test_an_unbuilt_collection_names_the_command_to_run(tmp_path, minilm):

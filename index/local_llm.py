@@ -86,7 +86,8 @@ RESULTS_REMINDER = "Answer the user with these results, or call another function
 
 _TAG = re.compile(r"<tool_call>(.*?)(?:</tool_call>|$)", re.S)
 _FENCE = re.compile(r"```[\w-]*[ \t]*\n?(.*?)(?:```|$)", re.S)
-_MARKERS = ("<tool_call>", "```")
+# A model that writes <tool_response> itself is inventing a result it wanted: it gets a real call instead.
+_MARKERS = ("<tool_call>", "```", "<tool_response>")
 
 
 class LocalLLMError(RuntimeError):
@@ -117,7 +118,8 @@ class ParsedReply:
 
 
 def parse_reply(text: str, tool_names: Collection[str]) -> ParsedReply:
-    """Tool calls in a free-form reply: `<tool_call>` tags, else fenced JSON blocks, else a bare JSON reply."""
+    """Tool calls in a free-form reply: `<tool_call>` tags, else fenced JSON blocks, else a bare JSON reply.
+    A reply that writes a `<tool_response>` itself counts as an attempted call."""
     for pattern, sure in ((_TAG, True), (_FENCE, False)):
         matches = list(pattern.finditer(text))
         calls: list[ParsedCall] = []
@@ -128,6 +130,8 @@ def parse_reply(text: str, tool_names: Collection[str]) -> ParsedReply:
             attempted |= bad
         if calls or attempted:
             return ParsedReply(text[: matches[0].start()].strip(), calls, attempted and not calls)
+    if (invented := text.find("<tool_response>")) >= 0:
+        return ParsedReply(text[:invented].strip(), [], attempted=True)
     if text.lstrip().startswith(("{", "[")):
         calls, attempted = _calls_in(text, tool_names, sure=False)
         if calls or attempted:
@@ -517,7 +521,8 @@ def assistant_turn(messages: Sequence[ChatMessage], kwargs: dict[str, Any], gene
     calls = parsed.calls if kwargs.get("allow_parallel_tool_calls", True) else parsed.calls[:1]
     if parsed.attempted:
         if not retry:
-            raise MalformedOutputError("the model wrote a tool call that does not parse", holdback.text)
+            raise MalformedOutputError("the model wrote a tool call that does not parse, or a tool result of its own",
+                                       holdback.text)
         calls = forced_call(prompt, tools, generate, turn)
     if calls and _repeats(calls, messages):
         calls = []

@@ -69,3 +69,132 @@ def eval_workspace(tmp_path_factory, minilm):
     build_baseline(ws, show_progress=False)
     return ws
 # --- end evaluation ---
+
+
+# --- local LLM layer (index/local_llm.py, index/openai_compat.py): real GGUF models, a llama.cpp server ---
+# Models come through index/gguf.py: Qwen is assembled once into $MOVIEREC_TEST_MODELS (default
+# .movierec/models in the repo root). A test marked `llm` (module-level `pytestmark`) that cannot get its
+# model fails loudly; any other test skips.
+import functools as _functools
+import os as _os
+import socket as _socket
+import subprocess as _subprocess
+import sys as _sys
+import time as _time
+from pathlib import Path
+
+LLM_MODELS_ENV = "MOVIEREC_TEST_MODELS"
+SERVER_START_TIMEOUT = 180.0
+
+
+def llm_models_dir() -> Path:
+    return Path(_os.environ.get(LLM_MODELS_ENV) or Path(__file__).resolve().parent.parent / ".movierec" / "models")
+
+
+@_functools.lru_cache(maxsize=None)
+def _gguf(which: str) -> Path:
+    from index.gguf import QWEN_CODER_1_5B, SMOLLM2_135M, assemble, llama_cpp_installed, packaged_file
+
+    if not llama_cpp_installed():
+        raise ImportError("llama-cpp-python is not installed: pip install -e '.[local]'")
+    return assemble(QWEN_CODER_1_5B, llm_models_dir()) if which == "qwen" else packaged_file(SMOLLM2_135M)
+
+
+def _model_or_skip(request, which: str) -> Path:
+    try:
+        return _gguf(which)
+    except Exception as exc:  # ImportError, BackendError (model packages missing, hash mismatch)
+        message = f"{which} model unavailable: {exc}"
+        if request.node.get_closest_marker("llm"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+
+@pytest.fixture
+def smollm2_gguf(request) -> Path:
+    return _model_or_skip(request, "smollm2")
+
+
+@pytest.fixture
+def qwen_gguf(request) -> Path:
+    return _model_or_skip(request, "qwen")
+
+
+@pytest.fixture
+def smollm2_llm(smollm2_gguf):
+    """The process-wide SmolLM2 LocalLlamaCPP (loaded once), greedy so structural tests repeat."""
+    from index.local_llm import shared_local_llm
+
+    return shared_local_llm(smollm2_gguf).model_copy(update={"temperature": 0.0})  # same model and lock
+
+
+@pytest.fixture
+def qwen_llm(qwen_gguf):
+    from index.local_llm import shared_local_llm
+
+    return shared_local_llm(qwen_gguf).model_copy(update={"temperature": 0.0})
+
+
+@pytest.fixture(scope="module")
+def qwen_server(request, tmp_path_factory):
+    """`python -m llama_cpp.server` with Qwen on a free 127.0.0.1 port; yields its /v1 URL, stopped after the module."""
+    model = _model_or_skip(request, "qwen")
+    with _socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
+    with open(log_path, "wb") as log:
+        process = _subprocess.Popen([_sys.executable, "-m", "llama_cpp.server", "--model", str(model),
+                                     "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096",
+                                     "--n_threads", "2"], stdout=log, stderr=_subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        _wait_for_models(process, url, log_path)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except _subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_for_models(process, url: str, log_path: Path) -> None:
+    import httpx
+
+    deadline = _time.monotonic() + SERVER_START_TIMEOUT
+    while _time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"llama_cpp.server exited ({process.returncode}): {log_path.read_text()[-800:]}")
+        try:
+            if httpx.get(url + "/models", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        _time.sleep(0.5)
+    pytest.fail(f"llama_cpp.server did not answer {url}/models within {SERVER_START_TIMEOUT:.0f}s")
+
+
+FICTIONAL_FILMS = {  # facts no model can know, so an answer that states them came from the tool
+    "the glass orchard": {"title": "The Glass Orchard", "year": 1987, "director": "Zelda Okonkwo"},
+    "paper lanterns": {"title": "Paper Lanterns", "year": 1993, "director": "Zelda Okonkwo"},
+}
+
+
+@pytest.fixture
+def catalog_tool():
+    """(FunctionTool `lookup_movie` over FICTIONAL_FILMS, list of titles it was called with)."""
+    from llama_index.core.tools import FunctionTool
+
+    calls: list[str] = []
+
+    def lookup_movie(title: str) -> str:
+        """Look up a movie in the catalog by its title; returns its year and director."""
+        calls.append(title)
+        key = title.lower().split(" (")[0].strip()
+        film = FICTIONAL_FILMS.get(key)
+        return f"{film['title']} ({film['year']}), directed by {film['director']}" if film else "not in the catalog"
+
+    return FunctionTool.from_defaults(lookup_movie), calls
+# --- end local LLM layer ---

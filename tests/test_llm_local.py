@@ -1,0 +1,88 @@
+"""The in-process llama.cpp LLM with real models (make test-llm): SmolLM2 for structure, Qwen for an agent."""
+
+import asyncio
+import threading
+
+import pytest
+from llama_index.core.agent.workflow import FunctionAgent, ToolCallResult
+from llama_index.core.bridge.pydantic import BaseModel, Field
+from llama_index.core.memory import Memory
+from llama_index.core.prompts import PromptTemplate
+from llama_index.core.tools import FunctionTool
+
+pytestmark = pytest.mark.llm
+
+
+class Pick(BaseModel):
+    id: int = Field(description="a candidate id from the list")
+    reason: str = Field(description="one sentence on why it fits", max_length=160)
+
+
+class Picks(BaseModel):
+    # Bounded: the grammar enforces it, and unbounded lists let a 135M model repeat items up to max_tokens.
+    picks: list[Pick] = Field(min_length=1, max_length=3)
+
+
+RERANK_LIKE = PromptTemplate(
+    "Candidates (id | title):\n3 | Heat (1995)\n8 | Alien (1979)\n12 | Fargo (1996)\n"
+    "The person wants {wish}. Pick the 2 best candidates, each with one sentence why.")
+
+
+def search_movies(query: str, limit: int = 5) -> str:
+    """Search the movie catalog for films matching a free-text query."""
+    return "no results"
+
+
+def test_smollm2_structured_output_is_a_valid_object(smollm2_llm):
+    picks = smollm2_llm.structured_predict(Picks, RERANK_LIKE, wish="a tense crime film")
+    assert isinstance(picks, Picks) and all(isinstance(p.id, int) and isinstance(p.reason, str) for p in picks.picks)
+    again = asyncio.run(smollm2_llm.astructured_predict(Picks, RERANK_LIKE, wish="science fiction"))
+    assert isinstance(again, Picks)
+
+
+def test_smollm2_forced_tool_calls_are_well_formed(smollm2_llm, catalog_tool):
+    lookup, _ = catalog_tool
+    tools = [lookup, FunctionTool.from_defaults(search_movies)]
+    for kwargs, expected in [({"tool_required": True}, {"lookup_movie", "search_movies"}),
+                             ({"tool_choice": "search_movies"}, {"search_movies"})]:
+        response = smollm2_llm.chat_with_tools(tools, user_msg="Who directed The Glass Orchard?", **kwargs)
+        [call] = smollm2_llm.get_tool_calls_from_response(response)
+        assert call.tool_name in expected
+        tool = next(t for t in tools if t.metadata.name == call.tool_name)
+        tool.metadata.fn_schema.model_validate(call.tool_kwargs)  # arguments fit the tool's signature
+        assert isinstance(tool(**call.tool_kwargs).content, str)
+
+
+def test_smollm2_shared_by_concurrent_callers(smollm2_llm):
+    results, errors = [], []
+
+    def rerank(wish):
+        try:
+            results.append(smollm2_llm.structured_predict(Picks, RERANK_LIKE, wish=wish))
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+    threads = [threading.Thread(target=rerank, args=(w,)) for w in ("crime", "aliens", "snow")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(results) == 3 and all(isinstance(r, Picks) for r in results)
+
+
+async def run_turn(agent, memory, text):
+    handler = agent.run(user_msg=text, memory=memory)
+    tools = [e.tool_name async for e in handler.stream_events() if isinstance(e, ToolCallResult)]
+    return str((await handler).response.content), tools
+
+
+async def test_qwen_function_agent_uses_its_tool_over_two_turns(qwen_llm, catalog_tool):
+    lookup, calls = catalog_tool
+    agent = FunctionAgent(tools=[lookup], llm=qwen_llm,
+                          system_prompt="You are a movie assistant. Use lookup_movie for facts about a film.")
+    memory = Memory.from_defaults(session_id="qwen-two-turns", token_limit=2500)
+    first, first_tools = await run_turn(agent, memory, "Who directed The Glass Orchard?")
+    assert first_tools == ["lookup_movie"] and "glass orchard" in calls[0].lower()
+    assert "Okonkwo" in first
+    second, second_tools = await run_turn(agent, memory, "And what year did Paper Lanterns come out?")
+    assert second_tools == ["lookup_movie"] and "paper lanterns" in calls[-1].lower()
+    assert "1993" in second

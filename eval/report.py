@@ -162,9 +162,9 @@ def enrichment_note(workspace) -> str:
                 record = json.loads(line)
             except ValueError:
                 continue
-            who = str(record.get("enricher") or record.get("model") or record.get("llm") or "unrecorded")
+            who = f"{record.get('prompt', '?')} by {record.get('model', '?')} ({record.get('status', '?')})"
             writers[who] = writers.get(who, 0) + 1
-        lines.append(f"Enrichment cache {cache.name}: " + ", ".join(f"{n} by {w}" for w, n in writers.items()) + ".")
+        lines.append(f"Enrichment cache {cache.name}: " + ", ".join(f"{n} rows {w}" for w, n in writers.items()) + ".")
     return " ".join(lines)
 
 

@@ -92,7 +92,9 @@ class EnrichSummary:
 
     def describe(self) -> str:
         rows = self.done + self.failed
-        rate = f", {rows / self.seconds:.1f} rows/s" if rows and self.seconds > 0 else ""
+        rate = ""
+        if rows and self.seconds > 0:
+            rate = f", {rows / self.seconds:.1f} rows/s" if rows >= self.seconds else f", {self.seconds / rows:.0f} s/row"
         estimated = f" ({self.estimated_rows} rows estimated with the tokenizer)" if self.estimated_rows else ""
         return (f"enrich ({self.model}): {self.done} done, {self.skipped} skipped (already in enriched.jsonl), "
                 f"{self.failed} failed ({self.invalid} invalid, {self.errors} errors); {self.retries} retried calls, "

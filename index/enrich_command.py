@@ -10,7 +10,7 @@ from index.enrichers import LLM_ENRICHERS, chosen_names
 from index.errors import UserError
 from index.workspace import Workspace
 
-LOCAL_TIMEOUT = 300.0  # seconds per call: a local model on a few CPU cores writes ~10 tokens/s
+LOCAL_TIMEOUT = 900.0  # seconds per call: a 1.5B model on 2 busy cores took ~300 s for one 220-token reply
 
 
 def enrich_command(ws: Workspace, limit: int | None = None, enrichers: str | None = None,

@@ -236,3 +236,15 @@ def test_cancelling_mid_run_keeps_what_finished(tmp_path, catalog, fake):
     contents = run.cache.read()
     assert 0 < len(contents.rows) < 40 and contents.untrusted_lines == 0
     assert all(r.status == OK for r in contents.rows.values())
+
+
+@pytest.mark.llm
+def test_a_real_local_model_writes_checked_rows_with_its_token_counts(tmp_path, catalog, smollm2_llm):
+    run = EnrichmentPass(smollm2_llm, "smollm2", EnrichedCache(tmp_path / "enriched.jsonl"), FactSource(catalog),
+                         concurrency=1, policy=RetryPolicy(attempts=2, timeout=300), progress=False)
+    summary = run.run(first(catalog, 2), [CRITIC, GROUNDED])
+    rows = list(run.cache.read().rows.values())
+    assert len(rows) == 4 and summary.done + summary.invalid == 4 and summary.errors == 0
+    for row in rows:
+        assert row.tokens_from == "usage" and row.tokens_in > 20 and row.tokens_out > 0
+        assert (rejection(row.text) is None) == (row.status == OK)

@@ -18,13 +18,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import ClassVar
 
-import chromadb
-
 from index.catalog import Catalog, Movie
 from index.enrich_cache import CacheContents, EnrichedCache
 from index.enrich_prompts import CO_LIKED, CRITIC, GROUNDED, EnrichPrompt, FactSource
 from index.errors import UserError
-from index.store import ENRICHED, baseline_text, collection_metadata
+from index.store import baseline_text
 
 ENV = "MOVIEREC_ENRICHERS"
 TAGS_SHOWN = 8
@@ -209,7 +207,8 @@ def enriched_text(movie: Movie, parts: list[str]) -> str:
     return baseline_text(movie) + ("\n" + " ".join(parts) if parts else "")
 
 
-def enrichers_behind(client: chromadb.ClientAPI, name: str = ENRICHED) -> list[str]:
-    """The enrichers a built collection was made from, as its metadata records them ([] if none or not built)."""
-    listed = (collection_metadata(client, name) or {}).get("enrichers") or ""
+def enrichers_behind(metadata: dict | None) -> list[str]:
+    """The enricher names a built collection's metadata records: `enrichers_behind(collection_metadata(client,
+    ENRICHED))`; [] when it records none or is not built."""
+    listed = (metadata or {}).get("enrichers") or ""
     return [n for n in listed.split(",") if n]

@@ -102,14 +102,14 @@ def test_the_enriched_collection_is_rebuilt_exactly_when_its_inputs_change(small
     ws = small_ws
     assert build(ws) == (False, ["co-liked"])
     assert build(ws) == (True, ["co-liked"])
-    assert enrichers_behind(ws.client) == ["co-liked"]
+    assert enrichers_behind(collection_metadata(ws.client, ENRICHED)) == ["co-liked"]
 
     movies = list(ws.catalog)
     description = "A tense, beautifully shot crime saga about obsession on both sides of the law. " * 4
     with EnrichedCache(ws.enriched_path).writer() as writer:
         writer.append(row(movies[0].movie_id, description.strip()))
     assert build(ws) == (False, ["critic", "co-liked"])
-    assert enrichers_behind(ws.client) == ["critic", "co-liked"]
+    assert enrichers_behind(collection_metadata(ws.client, ENRICHED)) == ["critic", "co-liked"]
     assert "critic (gpt-4o-mini, critic-v1)" in collection_metadata(ws.client, ENRICHED)["enrichment"]
     text = {n.metadata["movie_id"]: n.get_content() for n in stored_nodes(ws.client, ENRICHED)}[movies[0].movie_id]
     assert text.startswith(baseline_text(movies[0]) + "\n" + description.strip() + " Fans also loved: ")
@@ -122,7 +122,7 @@ def test_the_enriched_collection_is_rebuilt_exactly_when_its_inputs_change(small
 
 
 def test_an_enricher_asked_for_by_name_must_be_available(small_ws):
-    assert enrichers_behind(small_ws.client) == []  # nothing built yet
+    assert enrichers_behind(collection_metadata(small_ws.client, ENRICHED)) == []  # nothing built yet
     with pytest.raises(EnricherChoiceError, match="enricher 'critic' is not available: .*no critic-v1 rows"):
         build_enriched(small_ws, ["critic"], show_progress=False)
 

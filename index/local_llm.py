@@ -18,6 +18,7 @@ cancelling them stops generation at the next token.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import re
@@ -147,7 +148,9 @@ def _calls_in(payload: str, tool_names: Collection[str], sure: bool) -> tuple[li
     try:
         value, _ = json.JSONDecoder().raw_decode(payload)
     except ValueError:
-        return [], sure or '"name"' in payload
+        value = _python_literal(payload)  # Qwen writes `None` in calls now and then (seen in a real session)
+        if value is None:
+            return [], sure or '"name"' in payload
     calls, bad = [], False
     for item in value if isinstance(value, list) else [value]:
         call = _as_call(item)
@@ -156,6 +159,14 @@ def _calls_in(payload: str, tool_names: Collection[str], sure: bool) -> tuple[li
         else:
             bad |= sure or (isinstance(item, dict) and ("name" in item or "function" in item))
     return calls, bad
+
+
+def _python_literal(payload: str) -> dict | list | None:
+    try:
+        value = ast.literal_eval(payload)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    return value if isinstance(value, (dict, list)) else None
 
 
 def _as_call(item: Any) -> ParsedCall | None:

@@ -5,9 +5,11 @@ results are written as plain text inside the system / assistant / user turns (`<
 `<tool_response>`), so every template works and each turn of a conversation is rendered the same way.
 
 Tool calls: with `tool_choice="auto"` the model writes them itself and the reply is parsed (tags, a fenced
-JSON block or bare JSON). When a tool is required, or a written call cannot be parsed, generation is
-constrained by a JSON-schema grammar to `{"name": <tool>, "arguments": {...}}`. A call that repeats one
-already answered in the same turn is dropped for a plain answer: small models loop on their last call.
+JSON block or bare JSON; Python literals tolerated). When a tool is required, or a written call cannot be
+parsed, or the model writes a `<tool_response>` of its own, generation is constrained by a JSON-schema
+grammar to `{"name": <tool>, "arguments": {...}}`. A call that repeats one already answered in the same
+turn is dropped for a plain answer. Short reminders on the newest user turn and after tool results keep a
+1.5B model from answering from memory or echoing the question (both seen with Qwen).
 Structured output (`structured_predict`) is constrained to the output class's JSON schema, then validated.
 Output that still does not fit raises `MalformedOutputError`; llama.cpp failures raise `LocalLLMError`.
 

@@ -17,6 +17,9 @@ text, forced calls and structured output constrained by `json_object` + `schema`
 
 `MOVIEREC_LLM_QUIRKS` (or the `quirks` field): `llama-cpp-python` on, `none` off, `auto` (default) on when
 `GET {api_base}/models` lists a model `owned_by: "me"`, which is how llama-cpp-python's server answers.
+With quirks on, replies are capped at QUIRK_MAX_TOKENS unless `max_tokens` is set (the server's default is
+unlimited). Run that server with the GGUF's own chat template: `chatml-function-calling` HTML-escapes every
+message (`"` becomes `&#34;`), which no client can undo.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ QUIRKS_ENV = "MOVIEREC_LLM_QUIRKS"
 LLAMA_CPP_PYTHON = "llama-cpp-python"
 Quirks = Literal["auto", "llama-cpp-python", "none"]
 DETECT_TIMEOUT = 5.0
+QUIRK_MAX_TOKENS = 1024  # its chat endpoint otherwise writes until the context is full
 TOOL_KEYS = ("tools", "tool_choice", "parallel_tool_calls", "response_format")
 
 dispatcher = get_dispatcher(__name__)
@@ -122,6 +126,8 @@ class CompatibleOpenAILike(OpenAILike):
                    "allow_parallel_tool_calls": kwargs.get("parallel_tool_calls", True),
                    "response_format": kwargs.get("response_format")}
         options = {k: v for k, v in kwargs.items() if k not in TOOL_KEYS}
+        if self.max_tokens is None:
+            options.setdefault("max_tokens", QUIRK_MAX_TOKENS)
 
         def generate(turns: list[dict[str, str]], turn: Turn, schema: dict[str, Any] | None) -> Iterator[str]:
             plain = [ChatMessage(role=t["role"], content=t["content"]) for t in turns]

@@ -14,7 +14,7 @@ from llama_index.core.prompts import PromptTemplate
 from llama_index.core.tools import FunctionTool
 
 from index.local_llm import MalformedOutputError
-from index.openai_compat import QUIRKS_ENV, CompatibleOpenAILike
+from index.openai_compat import QUIRK_MAX_TOKENS, QUIRKS_ENV, CompatibleOpenAILike
 
 
 class RecordingServer:
@@ -169,6 +169,7 @@ def test_tools_go_in_the_prompt_and_a_written_call_is_parsed(server):
     assert (call.tool_name, call.tool_kwargs) == ("lookup_movie", {"title": "Heat"})
     [sent] = server.requests
     assert "tools" not in sent and "tool_choice" not in sent and "response_format" not in sent
+    assert sent["max_tokens"] == QUIRK_MAX_TOKENS  # the server's own default is unlimited
     system = sent["messages"][0]
     assert system["role"] == "system" and '"name": "lookup_movie"' in system["content"]
 

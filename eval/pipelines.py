@@ -13,7 +13,9 @@
     itemknn          item-item CF from the films the person loved, no conditions
     handrolled       handrolled/ (another engineer's), when it provides `eval_recommend`
 
-Films the turns name are never returned by any pipeline. Adding a pipeline is one line in PIPELINES.
+The tool-path rows (enriched+rerank, fused, content, knn, genre, prior) search the agent's collection,
+"enriched", or "baseline" while enriched is not built (every row reports its collection). Films the turns
+name are never returned by any pipeline. Adding a pipeline is one line in PIPELINES.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ TOP_K = 10
 class Ranking:
     movie_ids: list[int]
     reasons: dict[int, str] = field(default_factory=dict)
-    hallucinated: int = 0  # ids an LLM returned that were neither candidates nor catalog movies
+    hallucinated: int = 0  # ids an LLM returned that were not among its candidates (RerankOutcome.invented_ids)
     collection: str | None = None
     explained: bool = True  # False: `reasons` only describe a retrieval score, there is nothing to judge
 

@@ -115,7 +115,7 @@ class ChatSession:
                 output = await handler
             reply.text = str(output.response.content or "").strip()
         except Exception as exc:  # LLM down, timeout, malformed output: the rules answer instead
-            if not handler.done():
+            if not handler.is_done():
                 await handler.cancel_run()
             reply.fallback, reply.error = True, f"{type(exc).__name__}: {exc}"[:300]
             answer = await rule_based_reply(self.tools, text, changed=True)
@@ -151,3 +151,7 @@ class SessionStore:
         while len(self._sessions) > self.max_sessions:
             self._sessions.pop(next(iter(self._sessions)))
         return session
+
+    def forget(self, session_id: str) -> None:
+        """Drop a conversation (the person cleared the chat); the next `get` starts a fresh one."""
+        self._sessions.pop(session_id, None)

@@ -90,6 +90,17 @@ def _chat(args) -> int:
     return 0
 
 
+def _ui(args) -> int:
+    from tools.services import MovieServices
+    from ui.app import serve
+
+    ws = workspace(args)
+    source, limit = ws.catalog_spec()
+    print(f"catalog: {source}, {limit} most-rated movies; llm: {ws.backend.describe()}", flush=True)
+    serve(MovieServices.from_workspace(ws), args.host, args.port, share=args.share)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="movierec", description="Conversational movie recommender on MovieLens.")
     parser.add_argument("--llm", choices=CHOICES, default="auto",
@@ -110,7 +121,6 @@ def _parser() -> argparse.ArgumentParser:
     enrich.add_argument("--enrichers", help=ENRICHERS_HELP)
     enrich.add_argument("--concurrency", type=int, help="parallel LLM calls (default: 8 remote, 1 local)")
     enrich.set_defaults(run=_enrich)
-
 
     recommend = commands.add_parser("recommend", help="replay one transcript through a pipeline")
     recommend.add_argument("--transcript", required=True, help="a transcript file (JSON object or list)")
@@ -134,6 +144,12 @@ def _parser() -> argparse.ArgumentParser:
     chat = commands.add_parser("chat", help="chat in the terminal")
     chat.add_argument("--collection", choices=("enriched", "baseline"), default="enriched")
     chat.set_defaults(run=_chat)
+
+    ui = commands.add_parser("ui", help="the Gradio chat in a browser")
+    ui.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    ui.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
+    ui.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
+    ui.set_defaults(run=_ui)
     return parser
 
 

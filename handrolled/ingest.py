@@ -29,7 +29,6 @@ from index.errors import UserError
 COLLECTIONS = {"baseline": "handrolled_baseline", "enriched": "handrolled_enriched"}
 EMBED_BATCH = 64
 ADD_BATCH = 1000
-ENRICHED_FILE = "enriched.jsonl"
 
 
 class IngestError(UserError):
@@ -63,15 +62,16 @@ def baseline_text(movie: Movie) -> str:
     return f"{movie.title} | {', '.join(movie.genres) or 'no genres listed'}"
 
 
-def enrichment_ready(client, data_dir: Path) -> bool:
-    """Follow the LlamaIndex path: enriched texts once its "enriched" collection is finished."""
+def enrichment_ready(client) -> bool:
+    """Follow the LlamaIndex path: the enriched recipe once its "enriched" collection is finished."""
     theirs = find(client, "enriched")
-    return theirs is not None and (theirs.metadata or {}).get("state") == "done" \
-        and (Path(data_dir) / ENRICHED_FILE).is_file()
+    return theirs is not None and (theirs.metadata or {}).get("state") == "done"
 
 
-def enriched_texts(catalog: Catalog, data_dir: Path) -> dict[int, str]:
-    raise IngestError("the enriched recipe is not available yet (index/enrich is not in this checkout)")
+def enriched_texts(client) -> dict[int, str]:
+    """The documents of the LlamaIndex "enriched" collection: its recipe already joined enriched.jsonl, tags and
+    co-liked lists, and reading its words (not its code) keeps both paths embedding the same texts."""
+    return stored_texts(find(client, "enriched"))
 
 
 def genre_key(genre: str) -> str:

@@ -80,8 +80,8 @@ class Handrolled:
         catalog = catalog or load_catalog(*catalog_spec(data_dir), cache_dir=data_dir)
         client = ingest.chroma_client(data_dir, chroma_host)
         if recipe == "auto":
-            recipe = "enriched" if ingest.enrichment_ready(client, data_dir) else "baseline"
-        texts = ingest.enriched_texts(catalog, data_dir) if recipe == "enriched" else \
+            recipe = "enriched" if ingest.enrichment_ready(client) else "baseline"
+        texts = ingest.enriched_texts(client) if recipe == "enriched" else \
             {m.movie_id: ingest.baseline_text(m) for m in catalog}
         name = ingest.COLLECTIONS[recipe]
         report = ingest.build(client, name, catalog, texts, show_progress)

@@ -6,8 +6,8 @@ import pytest
 
 from handrolled import ingest
 from handrolled.retrieve import Request, Retriever, dense_ids, request_from, where_filter
-from index.build import build_baseline
-from index.store import BASELINE, baseline_text, movie_metadata
+from index.build import build_baseline, build_enriched
+from index.store import BASELINE, ENRICHED, baseline_text, movie_metadata
 from index.workspace import Workspace
 from tools.candidates import FusionWeights, SearchRequest, _filters
 from tools.preferences import Preferences
@@ -94,3 +94,18 @@ def test_fused_candidates_match_and_differ_only_by_keyword_search(store):
     llamaindex, handrolled = both(generator.weights)
     assert len(set(llamaindex) & set(handrolled)) >= 45  # the BM25s differ (stemming), nothing else
     assert np.isclose(retriever.weights, generator.weights.as_array()).all()
+
+
+def test_the_enriched_recipe_embeds_the_llamaindex_enriched_texts(store):
+    ws, client = store
+    assert not ingest.enrichment_ready(client)  # only baseline so far: the auto recipe stays on baseline
+    build_enriched(ws, show_progress=False)  # no LLM here: raw text plus co-liked lists
+    assert ingest.enrichment_ready(client)
+    texts = ingest.enriched_texts(client)
+    assert texts.keys() == {m.movie_id for m in ws.catalog}
+    assert sum("Fans also loved:" in t for t in texts.values()) > len(texts) // 2
+    report = ingest.build(client, ingest.COLLECTIONS["enriched"], ws.catalog, texts)
+    ours = client.get_collection(ingest.COLLECTIONS["enriched"]).get(include=["documents"])
+    theirs = client.get_collection(ENRICHED).get(include=["documents"])
+    assert report.count == len(ws.catalog)
+    assert dict(zip(ours["ids"], ours["documents"])) == dict(zip(theirs["ids"], theirs["documents"]))

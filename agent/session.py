@@ -39,6 +39,7 @@ class Reply:
     removed: list[str] = field(default_factory=list)  # titles the output guard took out
     usage: Usage = field(default_factory=Usage)
     error: str | None = None
+    tool_calls: list[str] = field(default_factory=list)  # the tools the agent called, in order
 
 
 class ChatSession:
@@ -102,12 +103,12 @@ class ChatSession:
         agent = FunctionAgent(tools=bind_tools(self.tools), llm=self.llm,
                               system_prompt=system_prompt(self.tools.preferences))
         handler = agent.run(user_msg=text, memory=self.memory)
-        draft, searched = "", False
+        draft = ""
         try:
             async with asyncio.timeout(self.turn_timeout):
                 async for event in handler.stream_events():
                     if isinstance(event, ToolCallResult):
-                        searched |= event.tool_name == "search_movies"
+                        reply.tool_calls.append(event.tool_name)
                     elif isinstance(event, AgentStream) and event.delta and not event.tool_calls:
                         draft += event.delta
                         if "\n" in event.delta:  # show whole lines only, each one already guarded
@@ -122,7 +123,7 @@ class ChatSession:
             reply.text = f"_(The language model is unavailable right now, so I answered by the rules.)_\n\n{answer}"
             await self.memory.aput(ChatMessage(role="assistant", content=answer))
             return
-        if not searched and len(self.tools.preferences.signals) >= MIN_SIGNALS and not self.tools.shown:
+        if "search_movies" not in reply.tool_calls and len(self.tools.preferences.signals) >= MIN_SIGNALS and not self.tools.shown:
             # A small model may keep asking; the policy says three signals are enough to recommend.
             rendered = render(await recommend(self.tools, query=self.tools.preferences.summary()))
             reply.text = rendered

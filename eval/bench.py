@@ -8,6 +8,7 @@
     included, with and without a metadata filter, on the 5k catalog and on a synthetic 60k collection
     (random unit vectors inserted straight into Chroma); goal p50 <= 30 ms at 5k and <= 2x that at 60k.
 `enrich`: LLM pass throughput, token cost and grounded-enricher time (see eval/bench_enrich.py).
+`turns`: seconds, tokens and validity per chat turn on a backend (see eval/bench_turns.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.bench_enrich import add_parser as add_enrich_parser
+from eval.bench_turns import add_parser as add_turns_parser
 
 EMBED_GOAL = 1.2
 FILTER_LABEL = "90s, crime|comedy, nin 20"
@@ -274,6 +276,7 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--big", type=int, default=60000, help="synthetic collection size; 0 skips it")
     index.set_defaults(run=bench_index)
     add_enrich_parser(commands)
+    add_turns_parser(commands)
     return parser
 
 

@@ -74,6 +74,7 @@ def test_the_agent_asks_before_it_recommends(workspace):
     assert len(third.recommendations) == 5
     assert third.text.count("**") == 10 and "Scripted reason" in third.text
     assert third.usage.calls == 2  # the agent's tool call and the rerank; search_movies answers directly
+    assert first.tool_calls == ["search_movies"] and second.tool_calls == [] and third.tool_calls == ["search_movies"]
 
 
 def test_tool_arguments_reach_the_search(workspace):
@@ -159,7 +160,7 @@ def test_three_signals_are_enough_even_if_the_model_keeps_asking(workspace):
     session = session_with(workspace, script)
     replies = run(session, "something tense", "the 90s", "subtitles are fine")
     assert not replies[0].recommendations and not replies[1].recommendations
-    assert len(replies[2].recommendations) == 5
+    assert len(replies[2].recommendations) == 5 and replies[2].tool_calls == []  # the policy searched
 
 
 def test_without_llm_the_rules_run_the_whole_chat(workspace):

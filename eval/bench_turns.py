@@ -1,0 +1,122 @@
+"""`python -m eval.bench turns`: what a chat turn costs on a backend, over the fixed transcripts.
+
+Each transcript's turns go, one by one, through a `ChatSession` (input guard, FunctionAgent with its Memory,
+output guard), exactly as the UI sends them. Per turn it records wall seconds, LLM calls and tokens, the tools
+the agent called, whether the LLM failed and the rules answered, and for the turn that recommends, the rerank
+outcome. One JSON line per turn goes to `--out` as it finishes, so a long local run can be read while it goes.
+
+The summary answers: seconds per clarifying and per recommending turn (medians), tokens and calls per turn,
+how often the model's tool calls were usable, how often the rerank JSON was valid, how often the model itself
+called `search_movies` (otherwise the policy recommends after three signals), and recall@5 of the five films
+the chat actually showed, against the transcript's held-out likes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+from pathlib import Path
+
+from agent.session import ChatSession, Reply
+from eval.metrics import recall_at_k, relevant_set
+from eval.transcripts import load_transcripts
+from index.store import BASELINE, ENRICHED, collection_metadata
+from index.workspace import Workspace
+from tools.services import MovieServices
+
+
+def add_parser(commands) -> None:
+    turns = commands.add_parser("turns", help="seconds, tokens and validity per chat turn over the transcripts")
+    turns.add_argument("--data-dir", help="a built data dir (default $MOVIEREC_DATA_DIR or .movierec)")
+    turns.add_argument("--llm", default="auto", help="backend as in movierec --llm (default auto)")
+    turns.add_argument("--transcripts", help="transcript file (default: the project's 20 fixed transcripts)")
+    turns.add_argument("--limit", type=int, help="only the first N transcripts")
+    turns.add_argument("--out", default="turns.jsonl", help="one JSON line per turn (default turns.jsonl)")
+    turns.set_defaults(run=bench_turns)
+
+
+def bench_turns(args) -> int:
+    ws = Workspace.open(args.data_dir, llm_choice=args.llm)
+    services = MovieServices.from_workspace(ws)
+    done = (collection_metadata(ws.client, ENRICHED) or {}).get("state") == "done"
+    collection = ENRICHED if done else BASELINE
+    transcripts = load_transcripts(args.transcripts)[: args.limit]
+    print(f"llm: {ws.backend.describe()}; collection: {collection}; transcripts: {len(transcripts)}", flush=True)
+    rows = []
+    with Path(args.out).open("w") as out:
+        for transcript in transcripts:
+            for row in asyncio.run(_replay(services, collection, transcript)):
+                rows.append(row)
+                out.write(json.dumps(row) + "\n")
+                out.flush()
+            print(f"{transcript.id}: {len(transcript.turns)} turns, {sum(r['seconds'] for r in rows if r['id'] == transcript.id):.0f} s, "
+                  f"recall@5 {rows[-1]['recall@5']}", flush=True)
+    print(summary(rows))
+    return 0
+
+
+async def _replay(services: MovieServices, collection: str, transcript) -> list[dict]:
+    session = ChatSession(services, f"bench-{transcript.id}", collection)
+    rows = []
+    for number, text in enumerate(transcript.turns, 1):
+        started = time.perf_counter()
+        reply = await session.send(text)
+        rows.append(_row(transcript.id, number, reply, time.perf_counter() - started, session))
+    final = next((r.recommendations for r in reversed(session.replies) if r.recommendations), [])
+    shown = [r.movie_id for r in final[:5]]
+    relevant = relevant_set(transcript.held_out, session.preferences.named_ids)
+    rows[-1]["recall@5"] = round(recall_at_k(shown, relevant), 3) if relevant and shown else None
+    return rows
+
+
+def _row(transcript_id: str, number: int, reply: Reply, seconds: float, session: ChatSession) -> dict:
+    search = session.tools.searches[-1] if reply.recommendations and session.tools.searches else None
+    outcome = search.outcome if search else None
+    return {
+        "id": transcript_id, "turn": number, "kind": "recommending" if reply.recommendations else "clarifying",
+        "seconds": round(seconds, 2), "calls": reply.usage.calls, "tokens_in": reply.usage.tokens_in,
+        "tokens_out": reply.usage.tokens_out, "tool_calls": reply.tool_calls, "blocked": reply.blocked,
+        "llm_failed": reply.error is not None, "error": reply.error,
+        "rerank_llm": bool(outcome and outcome.used_llm), "rerank_valid": bool(outcome and outcome.used_llm
+                                                                              and not outcome.fallback),
+        "invented_ids": len(outcome.invented_ids) if outcome else 0, "filled": outcome.filled if outcome else 0,
+        "removed": len(reply.removed), "recall@5": None,
+    }
+
+
+def summary(rows: list[dict]) -> str:
+    lines = []
+    for kind in ("clarifying", "recommending"):
+        group = [r for r in rows if r["kind"] == kind]
+        if group:
+            lines.append(f"{kind} turns: {len(group)}; median {statistics.median(r['seconds'] for r in group):.1f} s "
+                         f"(p90 {_p90([r['seconds'] for r in group]):.1f}); LLM calls {_mean(group, 'calls'):.1f}; "
+                         f"tokens in {_mean(group, 'tokens_in'):.0f} / out {_mean(group, 'tokens_out'):.0f} per turn")
+    agent_turns = [r for r in rows if not r["blocked"]]
+    failed = sum(r["llm_failed"] for r in agent_turns)
+    lines.append(f"turns the LLM answered without failing (tool calls parsed, no timeout): "
+                 f"{len(agent_turns) - failed}/{len(agent_turns)}")
+    recommending = [r for r in rows if r["kind"] == "recommending"]
+    by_model = sum("search_movies" in r["tool_calls"] for r in recommending)
+    lines.append(f"recommending turns where the model called search_movies itself: {by_model}/{len(recommending)} "
+                 f"(the rest: the policy searched after three signals)")
+    reranked = [r for r in recommending if r["rerank_llm"]]
+    lines.append(f"rerank JSON valid: {sum(r['rerank_valid'] for r in reranked)}/{len(reranked)}; invented ids "
+                 f"{sum(r['invented_ids'] for r in reranked)}; picks filled from retrieval order "
+                 f"{sum(r['filled'] for r in reranked)}; titles removed by the output guard "
+                 f"{sum(r['removed'] for r in rows)}")
+    recalls = [r["recall@5"] for r in rows if r["recall@5"] is not None]
+    if recalls:
+        lines.append(f"recall@5 of the last five films the chat showed: {statistics.mean(recalls):.3f} "
+                     f"over {len(recalls)} transcripts")
+    return "\n".join(lines)
+
+
+def _mean(rows: list[dict], key: str) -> float:
+    return statistics.mean(r[key] for r in rows)
+
+
+def _p90(values: list[float]) -> float:
+    return sorted(values)[min(len(values) - 1, int(0.9 * len(values)))]

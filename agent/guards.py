@@ -883,17 +883,3 @@ def verified_recommendations(recommendations: Iterable[Recommendation], verified
             continue
         kept.append(Recommendation(movie.movie_id, movie.title, movie.year, rec.reason, rec.genres or movie.genres))
     return kept, dropped
-
-
-def render_recommendations(recommendations: Sequence[Recommendation], intro: str | None = None) -> str:
-    """A numbered Markdown list, one verified film a line: "1. **Heat (1995)** · Crime — reason"."""
-    if not recommendations:
-        return "I found nothing in the catalog that fits all of that. Could you loosen one condition (era or genre)?"
-    lines = [intro or ("Here are five picks for you:" if len(recommendations) == 5 else "Here is what I found:")]
-    for i, rec in enumerate(recommendations, 1):
-        name, year = split_year(rec.title)
-        genres = f" · {', '.join(rec.genres)}" if rec.genres else ""
-        reason = f" — {rec.reason}" if rec.reason else ""
-        lines.append(f"{i}. **{display_title(name, rec.year or year)}**{genres}{reason}")
-    return "\n".join(lines)
-

@@ -13,7 +13,8 @@ import re
 import sys
 from dataclasses import dataclass, field
 
-from agent.guards import render_recommendations, screen_input
+from agent.guards import screen_input
+from index.recommendation import render_list
 from handrolled.guarded import checked_text
 from handrolled.llm import chat_completion
 from handrolled.pipeline import Handrolled
@@ -78,7 +79,7 @@ class Chat:
     def _recommend(self) -> Reply:
         answer = self.pipeline.answer(self.prefs, exclude=tuple(r.movie_id for r in self.shown))
         self.shown += answer.recommendations
-        text = render_recommendations(answer.recommendations)
+        text = render_list(answer.recommendations)
         if answer.fallback:
             text += "\n\n_(The language model did not answer, so these are ranked by the evidence alone.)_"
         return Reply(text, answer.recommendations, fallback=answer.fallback, invented_ids=answer.invented_ids)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent.guards import GuardVerdict, check_output, render_recommendations, screen_input, verified_recommendations
+from agent.guards import GuardVerdict, check_output, screen_input, verified_recommendations
+from index.recommendation import render_list
 from index.catalog import Catalog
 from index.recommendation import Recommendation
 
@@ -35,7 +36,7 @@ def checked(recommendations: list[Recommendation], fallback_reasons: dict[int, s
     kept, _ = verified_recommendations(recommendations, returned, catalog)
     result, replaced = [], 0
     for rec in kept:
-        line = render_recommendations([rec])
+        line = render_list([rec])
         if check_output(line, returned, catalog, context_ids=named).removed:
             rec = Recommendation(rec.movie_id, rec.title, rec.year, fallback_reasons[rec.movie_id], rec.genres)
             replaced += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -15,3 +16,18 @@ class Recommendation:
 
     def to_json(self) -> dict:
         return {"movie_id": self.movie_id, "title": self.title, "year": self.year, "reason": self.reason}
+
+
+NOTHING_FOUND = "I found nothing in the catalog that fits all of that. Could you loosen one condition (era or genre)?"
+
+
+def render_list(recommendations: Sequence[Recommendation]) -> str:
+    """A numbered Markdown list, one film a line: "1. **Heat (1995)** · Crime, Thriller — reason"."""
+    if not recommendations:
+        return NOTHING_FOUND
+    lines = ["Here are five picks for you:" if len(recommendations) == 5 else "Here is what I found:"]
+    for i, rec in enumerate(recommendations, 1):
+        genres = f" · {', '.join(rec.genres)}" if rec.genres else ""
+        reason = f" — {rec.reason}" if rec.reason else ""
+        lines.append(f"{i}. **{rec.title}**{genres}{reason}")
+    return "\n".join(lines)

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from agent import guards
-from agent.guards import (MAX_TURN_CHARS, NOTE_ALL_REMOVED, check_output, render_recommendations, screen_input,
+from agent.guards import (MAX_TURN_CHARS, NOTE_ALL_REMOVED, check_output, screen_input,
                           verified_recommendations)
 from index.catalog import load_catalog
 from index.matching import TitleMatcher
-from index.recommendation import Recommendation
+from index.recommendation import Recommendation, render_list
 from index.titles import normalize, split_year
 
 CASES = json.loads(Path(guards.__file__).with_name("guard_cases.json").read_text(encoding="utf-8"))
@@ -309,11 +309,11 @@ def test_rendered_verified_recommendations_pass_the_output_guard(catalog, ids):
     assert [r.movie_id for r in kept] == [heat.movie_id, ronin.movie_id]
     assert dropped == ["Alien (1979)", "Galaxy Drifters (2003)"]
     assert kept[1].title == "Ronin (1998)" and kept[1].year == 1998  # title and year as the catalog has them
-    text = render_recommendations(kept)
+    text = render_list(kept)
     assert text.splitlines()[1].startswith("1. **Heat (1995)** · Action, Crime, Thriller — Tense crime")
     checked = check_output(text, {heat.movie_id, ronin.movie_id}, catalog)
     assert checked.text == text and checked.removed == [] and checked.verified_ids == [heat.movie_id, ronin.movie_id]
 
 
 def test_rendering_nothing_asks_to_loosen_a_condition():
-    assert "loosen" in render_recommendations([])
+    assert "loosen" in render_list([])

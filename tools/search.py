@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from llama_index.core.schema import NodeWithScore, TextNode
 
-from index.recommendation import Recommendation
+from index.recommendation import Recommendation, render_list
 from tools.candidates import Candidate, SearchRequest
 from tools.preferences import GENRES, MOODS, Preferences
 from tools.reasons import evidence_reason
@@ -85,15 +85,10 @@ async def search_movies(session: ToolSession, query: str, year_min: int | None =
 
 def render(result: SearchResult) -> str:
     """The five picks as a readable Markdown list; the answer the person sees is built from this."""
-    if not result.recommendations:
-        return "I found nothing in the catalog that fits all of that. Could you loosen one condition (era or genre)?"
-    lines = ["Here are five picks for you:" if len(result.recommendations) == 5 else "Here is what I found:"]
-    for i, rec in enumerate(result.recommendations, 1):
-        genres = f" · {', '.join(rec.genres)}" if rec.genres else ""
-        lines.append(f"{i}. **{rec.title}**{genres} — {rec.reason}")
-    if result.outcome and result.outcome.fallback:
-        lines.append("\n_(The language model did not answer in time, so these are ranked by the evidence alone.)_")
-    return "\n".join(lines)
+    text = render_list(result.recommendations)
+    if result.recommendations and result.outcome and result.outcome.fallback:
+        text += "\n\n_(The language model did not answer in time, so these are ranked by the evidence alone.)_"
+    return text
 
 
 QUESTIONS = {

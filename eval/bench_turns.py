@@ -5,6 +5,9 @@ output guard), exactly as the UI sends them. Per turn it records wall seconds, L
 the agent called, whether the LLM failed and the rules answered, and for the turn that recommends, the rerank
 outcome. One JSON line per turn goes to `--out` as it finishes, so a long local run can be read while it goes.
 
+`--path handrolled` replays the same turns through the hand-rolled chat (`handrolled/chat.py`) instead, for
+the comparison in docs/comparison.md; it has no token meter and no tool calls, so those columns stay empty.
+
 The summary answers: seconds per clarifying and per recommending turn (medians), tokens and calls per turn,
 how often the model's tool calls were usable, how often the rerank JSON was valid, how often the model itself
 called `search_movies` (otherwise the policy recommends after three signals), and recall@5 of the five films
@@ -34,25 +37,35 @@ def add_parser(commands) -> None:
     turns.add_argument("--transcripts", help="transcript file (default: the project's 20 fixed transcripts)")
     turns.add_argument("--limit", type=int, help="only the first N transcripts")
     turns.add_argument("--out", default="turns.jsonl", help="one JSON line per turn (default turns.jsonl)")
+    turns.add_argument("--path", choices=("llamaindex", "handrolled"), default="llamaindex",
+                       help="which implementation answers (default llamaindex)")
     turns.set_defaults(run=bench_turns)
 
 
 def bench_turns(args) -> int:
     ws = Workspace.open(args.data_dir, llm_choice=args.llm)
-    services = MovieServices.from_workspace(ws)
     done = (collection_metadata(ws.client, ENRICHED) or {}).get("state") == "done"
     collection = ENRICHED if done else BASELINE
+    if args.path == "handrolled":
+        from handrolled.pipeline import Handrolled
+
+        pipeline = Handrolled.open(ws.root, ws.catalog, llm=args.llm, recipe=collection)
+        label, replay = pipeline.llm, lambda t: _replay_handrolled(pipeline, t)
+    else:
+        services = MovieServices.from_workspace(ws)
+        label, replay = ws.backend.describe(), lambda t: asyncio.run(_replay(services, collection, t))
     transcripts = load_transcripts(args.transcripts)[: args.limit]
-    print(f"llm: {ws.backend.describe()}; collection: {collection}; transcripts: {len(transcripts)}", flush=True)
+    print(f"path: {args.path}; llm: {label}; collection: {collection}; transcripts: {len(transcripts)}", flush=True)
     rows = []
     with Path(args.out).open("w") as out:
         for transcript in transcripts:
-            for row in asyncio.run(_replay(services, collection, transcript)):
+            for row in replay(transcript):
                 rows.append(row)
                 out.write(json.dumps(row) + "\n")
                 out.flush()
-            print(f"{transcript.id}: {len(transcript.turns)} turns, {sum(r['seconds'] for r in rows if r['id'] == transcript.id):.0f} s, "
-                  f"recall@5 {rows[-1]['recall@5']}", flush=True)
+            seconds = sum(r["seconds"] for r in rows if r["id"] == transcript.id)
+            print(f"{transcript.id}: {len(transcript.turns)} turns, {seconds:.0f} s, recall@5 {rows[-1]['recall@5']}",
+                  flush=True)
     print(summary(rows))
     return 0
 
@@ -64,11 +77,35 @@ async def _replay(services: MovieServices, collection: str, transcript) -> list[
         started = time.perf_counter()
         reply = await session.send(text)
         rows.append(_row(transcript.id, number, reply, time.perf_counter() - started, session))
-    final = next((r.recommendations for r in reversed(session.replies) if r.recommendations), [])
-    shown = [r.movie_id for r in final[:5]]
-    relevant = relevant_set(transcript.held_out, session.preferences.named_ids)
-    rows[-1]["recall@5"] = round(recall_at_k(shown, relevant), 3) if relevant and shown else None
+    rows[-1]["recall@5"] = _recall(transcript, session.replies, session.preferences)
     return rows
+
+
+def _replay_handrolled(pipeline, transcript) -> list[dict]:
+    from handrolled.chat import Chat
+
+    chat, rows, replies = Chat(pipeline), [], []
+    has_llm = pipeline.reranker.client is not None
+    for number, text in enumerate(transcript.turns, 1):
+        started = time.perf_counter()
+        reply = chat.send(text)
+        replies.append(reply)
+        rows.append({"id": transcript.id, "turn": number, "seconds": round(time.perf_counter() - started, 2),
+                     "kind": "recommending" if reply.recommendations else "clarifying", "calls": None,
+                     "tokens_in": None, "tokens_out": None, "tool_calls": [], "blocked": reply.blocked,
+                     "llm_failed": reply.fallback, "error": None, "rerank_llm": has_llm and bool(reply.recommendations),
+                     "rerank_valid": has_llm and bool(reply.recommendations) and not reply.fallback,
+                     "invented_ids": len(reply.invented_ids), "filled": 0, "removed": len(reply.removed),
+                     "recall@5": None})
+    rows[-1]["recall@5"] = _recall(transcript, replies, chat.prefs)
+    return rows
+
+
+def _recall(transcript, replies, prefs) -> float | None:
+    """recall@5 of the last five films the conversation showed."""
+    final = next((r.recommendations for r in reversed(replies) if r.recommendations), [])
+    relevant = relevant_set(transcript.held_out, prefs.named_ids)
+    return round(recall_at_k([r.movie_id for r in final[:5]], relevant), 3) if relevant and final else None
 
 
 def _row(transcript_id: str, number: int, reply: Reply, seconds: float, session: ChatSession) -> dict:
@@ -91,17 +128,21 @@ def summary(rows: list[dict]) -> str:
     for kind in ("clarifying", "recommending"):
         group = [r for r in rows if r["kind"] == kind]
         if group:
-            lines.append(f"{kind} turns: {len(group)}; median {statistics.median(r['seconds'] for r in group):.1f} s "
-                         f"(p90 {_p90([r['seconds'] for r in group]):.1f}); LLM calls {_mean(group, 'calls'):.1f}; "
-                         f"tokens in {_mean(group, 'tokens_in'):.0f} / out {_mean(group, 'tokens_out'):.0f} per turn")
+            seconds = [r["seconds"] for r in group]
+            line = f"{kind} turns: {len(group)}; median {statistics.median(seconds):.1f} s (p90 {_p90(seconds):.1f})"
+            if group[0]["calls"] is not None:
+                line += (f"; LLM calls {_mean(group, 'calls'):.1f}; tokens in {_mean(group, 'tokens_in'):.0f} / "
+                         f"out {_mean(group, 'tokens_out'):.0f} per turn")
+            lines.append(line)
     agent_turns = [r for r in rows if not r["blocked"]]
     failed = sum(r["llm_failed"] for r in agent_turns)
     lines.append(f"turns the LLM answered without failing (tool calls parsed, no timeout): "
                  f"{len(agent_turns) - failed}/{len(agent_turns)}")
     recommending = [r for r in rows if r["kind"] == "recommending"]
     by_model = sum("search_movies" in r["tool_calls"] for r in recommending)
-    lines.append(f"recommending turns where the model called search_movies itself: {by_model}/{len(recommending)} "
-                 f"(the rest: the policy searched after three signals)")
+    if rows and rows[0]["calls"] is not None:  # the hand-rolled chat has no tools: its policy always searches
+        lines.append(f"recommending turns where the model called search_movies itself: {by_model}/{len(recommending)} "
+                     f"(the rest: the policy searched after three signals)")
     reranked = [r for r in recommending if r["rerank_llm"]]
     lines.append(f"rerank JSON valid: {sum(r['rerank_valid'] for r in reranked)}/{len(reranked)}; invented ids "
                  f"{sum(r['invented_ids'] for r in reranked)}; picks filled from retrieval order "

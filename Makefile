@@ -4,12 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # llama-cpp-python has no wheel on PyPI: it compiles once (about 4 minutes on 2 cores), then pip's cache reuses it.
 LOCAL_BUILD := CMAKE_ARGS="-DLLAVA_BUILD=OFF"
+# `make run LLM=none` serves the instant rule-based assistant instead of the local model (auto).
+LLM ?= auto
 
 .PHONY: run test test-llm setup setup-local clean
 
 run: setup-local
-	$(BIN)/movierec index
-	$(BIN)/movierec ui
+	$(BIN)/movierec --llm $(LLM) index
+	$(BIN)/movierec --llm $(LLM) ui
 
 test: setup
 	$(BIN)/pytest -q

@@ -10,6 +10,15 @@ from llama_index.core.memory import Memory
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.tools import FunctionTool
 
+from agent.session import ChatSession
+from index.build import build_baseline
+from index.store import BASELINE
+from index.workspace import Workspace
+from tools.rerank import JustifiedRerank
+from tools.search import recommend
+from tools.services import MovieServices
+from tools.session import ToolSession
+
 pytestmark = pytest.mark.llm
 
 
@@ -86,3 +95,42 @@ async def test_qwen_function_agent_uses_its_tool_over_two_turns(qwen_llm, catalo
     second, second_tools = await run_turn(agent, memory, "And what year did Paper Lanterns come out?")
     assert second_tools == ["lookup_movie"] and "paper lanterns" in calls[-1].lower()
     assert "1993" in second
+
+
+# --- the product's own LLM features on real models ---
+
+@pytest.fixture(scope="module")
+def small_index(tmp_path_factory):
+    """400 bundled films in a `baseline` collection; built without an LLM."""
+    ws = Workspace.open(tmp_path_factory.mktemp("llm-index"), llm_choice="none", limit=400)
+    build_baseline(ws, show_progress=False)
+    return ws
+
+
+def test_smollm2_justified_rerank_answers_valid_json(small_index, smollm2_llm):
+    services = MovieServices(workspace=small_index, reranker=JustifiedRerank(llm=smollm2_llm, max_candidates=10))
+    tools = ToolSession(services, BASELINE)
+    for turn in ("something tense", "the 90s", "subtitles are fine"):
+        tools.note_user_turn(turn)
+    result = asyncio.run(recommend(tools, query=tools.preferences.summary()))
+    assert result.outcome.used_llm and not result.outcome.fallback, result.outcome.error  # the JSON parsed
+    assert len(result.recommendations) == 5 and all(r.reason for r in result.recommendations)
+    assert {r.movie_id for r in result.recommendations} <= {m.movie_id for m in small_index.catalog}
+
+
+async def test_qwen_chat_asks_then_recommends_five_catalog_films(small_index, qwen_gguf, monkeypatch):
+    monkeypatch.setenv("MOVIEREC_GGUF", str(qwen_gguf))
+    ws = Workspace.open(small_index.root, llm_choice="local", limit=400)
+    assert ws.backend.name == "local"
+    session = ChatSession(MovieServices.from_workspace(ws), "qwen-chat", BASELINE)
+    first = await session.send("I want something tense tonight")
+    assert not first.recommendations and "?" in first.text and not first.fallback, first.error
+    await session.send("I loved Heat")
+    last = await session.send("The 90s please, and subtitles are fine")
+    picks = last.recommendations
+    assert len(picks) == 5, [r.text for r in session.replies]
+    assert all(r.movie_id in ws.catalog and r.reason for r in picks)
+    assert not any(r.movie_id == session.services.matcher.match("Heat").movie.movie_id for r in picks)
+    outcome = session.tools.searches[-1].outcome
+    assert outcome.used_llm and not outcome.fallback, outcome.error  # Qwen's rerank JSON was valid
+    assert all(r.title in last.text for r in picks) and last.removed == []

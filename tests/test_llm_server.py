@@ -8,6 +8,8 @@ from llama_index.core.prompts import PromptTemplate
 from llama_index.llms.openai_like import OpenAILike
 from openai import InternalServerError
 
+from handrolled.pipeline import Handrolled
+from index.catalog import load_catalog
 from index.openai_compat import CompatibleOpenAILike
 
 pytestmark = [pytest.mark.llm, pytest.mark.server]
@@ -56,3 +58,15 @@ async def test_function_agent_with_a_tool_over_two_turns(qwen_server, catalog_to
         answers.append(str((await handler).response.content))
     assert "glass orchard" in calls[0].lower() and "paper lanterns" in calls[-1].lower()
     assert "Okonkwo" in answers[0] and "1993" in answers[1]
+
+
+def test_the_handrolled_path_reranks_through_the_server(qwen_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("MOVIEREC_LLM_BASE_URL", qwen_server)
+    catalog = load_catalog("bundled", limit=300)
+    pipeline = Handrolled.open(tmp_path, catalog, llm="openai-like", recipe="baseline", max_candidates=15)
+    prefs, blocked = pipeline.read(["something tense tonight", "I loved Heat", "the 90s, subtitles are fine"])
+    answer = pipeline.answer(prefs)
+    assert blocked == 0 and not answer.fallback, answer.error  # the server's JSON-mode answer parsed
+    assert len(answer.recommendations) == 5 and all(r.reason for r in answer.recommendations)
+    assert {r.movie_id for r in answer.recommendations} <= {m.movie_id for m in catalog}
+    assert pipeline.matcher.match("Heat").movie.movie_id not in {r.movie_id for r in answer.recommendations}

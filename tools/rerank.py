@@ -38,8 +38,13 @@ class Pick(BaseModel):
     reason: str = Field(description="one sentence tying the film to what the person said")
 
 
+MAX_PICKS = 10
+
+
 class Picks(BaseModel):
-    picks: list[Pick]
+    # Bounded: constrained decoding enforces it, and an unbounded list lets a small model repeat picks until
+    # it runs out of tokens, which leaves JSON that does not parse.
+    picks: list[Pick] = Field(max_length=MAX_PICKS)
 
 
 @dataclass
@@ -60,7 +65,7 @@ class JustifiedRerank(BaseNodePostprocessor):
     """
 
     llm: LLM | None = Field(default=None, description="None: keep the evidence order and reasons")
-    top_n: int = Field(default=5, gt=0)
+    top_n: int = Field(default=5, gt=0, le=MAX_PICKS)
     max_candidates: int = Field(default=50, gt=0, description="how many candidates the LLM sees")
     timeout: float = Field(default=120.0, gt=0, description="seconds before falling back to retrieval order")
     description_chars: int = Field(default=160, ge=0)

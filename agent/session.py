@@ -136,7 +136,9 @@ class ChatSession:
 
 
 def _token_limit(services: MovieServices) -> int:
-    return 2500 if services.workspace.backend.name == "local" else 30000
+    """Memory kept for the agent: 60% of the model's window (the rest: system prompt, tools, the reply)."""
+    llm = services.reranker.llm
+    return min(30000, int(0.6 * llm.metadata.context_window)) if llm is not None else 30000
 
 
 class SessionStore:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from index.errors import UserError
 
@@ -31,6 +31,7 @@ class LLMSettings:
     base_url: str
     model: str  # "" until asked from the server's /models
     api_key: str
+    context_window: int = 128_000  # tokens; MOVIEREC_LLM_CONTEXT for an OpenAI-compatible server
 
     def describe(self) -> str:
         return f"{self.kind} ({self.model or '?'} at {self.base_url})"
@@ -57,7 +58,7 @@ def resolve_llm(choice: str = "auto") -> LLMSettings | None:
             if choice == "local" else ""
         raise LLMSettingsError(f"llm {choice!r} needs MOVIEREC_LLM_BASE_URL, e.g. http://127.0.0.1:8080/v1{hint}")
     return LLMSettings("openai-like", env["MOVIEREC_LLM_BASE_URL"], env.get("MOVIEREC_LLM_MODEL", ""),
-                       env.get("MOVIEREC_LLM_API_KEY", "not-needed"))
+                       env.get("MOVIEREC_LLM_API_KEY", "not-needed"), int(env.get("MOVIEREC_LLM_CONTEXT", "8192")))
 
 
 def make_client(settings: LLMSettings, timeout: float):
@@ -78,7 +79,7 @@ def with_model(settings: LLMSettings, client) -> LLMSettings:
                                f"({type(exc).__name__})") from exc
     if not models:
         raise LLMSettingsError(f"set MOVIEREC_LLM_MODEL: the server at {settings.base_url} lists no model")
-    return LLMSettings(settings.kind, settings.base_url, models[0], settings.api_key)
+    return replace(settings, model=models[0])
 
 
 def chat_completion(client, model: str, messages: list[dict], deadline: float, attempts: int = 3,

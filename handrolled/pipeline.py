@@ -28,6 +28,8 @@ from index.recommendation import Recommendation
 from tools.preferences import Preferences
 
 CANDIDATES = 50
+SMALL_WINDOW = 8192
+SMALL_WINDOW_CANDIDATES = 20
 LLM_TIMEOUT = 120.0
 RECIPES = ("auto", "baseline", "enriched")
 
@@ -92,6 +94,8 @@ class Handrolled:
         if settings is not None:
             llm_client = make_client(settings, LLM_TIMEOUT)
             settings = with_model(settings, llm_client)
+            if settings.context_window < SMALL_WINDOW:  # 50 candidates overflow a 4096-token window
+                max_candidates = min(max_candidates, SMALL_WINDOW_CANDIDATES)
             reranker = Reranker(llm_client, settings.model, max_candidates=max_candidates, deadline=LLM_TIMEOUT)
         label = settings.describe() if settings else "none"
         return cls(catalog, ingest.open_collection(client, name), reranker, label, name)

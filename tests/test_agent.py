@@ -9,6 +9,7 @@ from llama_index.core.llms import ChatMessage, MessageRole
 from llama_index.core.llms.mock import MockFunctionCallingLLM
 
 from agent.session import ChatSession, SessionStore
+from index.backends import Backend
 from index.build import build_baseline
 from index.store import BASELINE
 from index.workspace import Workspace
@@ -172,3 +173,17 @@ def test_without_llm_the_rules_run_the_whole_chat(workspace):
     assert [len(r.recommendations) for r in replies] == [0, 0, 5, 5]
     assert not {r.movie_id for r in replies[2].recommendations} & {r.movie_id for r in replies[3].recommendations}
     assert json.dumps([r.to_json() for r in replies[2].recommendations])
+
+
+@pytest.mark.parametrize("window, candidates, memory", [(4096, 20, 2457), (8192, 50, 4915), (128_000, 50, 30000)])
+def test_a_small_context_window_gets_fewer_candidates_and_a_shorter_memory(workspace, window, candidates, memory):
+    class SizedLLM(MockFunctionCallingLLM):
+        @property
+        def metadata(self):
+            return super().metadata.model_copy(update={"context_window": window})
+
+    llm = SizedLLM()
+    ws = Workspace.open(workspace.root, llm_choice="none", limit=400, _backend=Backend("openai-like", "m", llm, 8))
+    services = MovieServices.from_workspace(ws)
+    assert services.reranker.max_candidates == candidates
+    assert ChatSession(services, "w").memory.token_limit == memory

@@ -13,6 +13,10 @@ from tools.candidates import CandidateGenerator, FusionWeights
 from tools.rerank import JustifiedRerank
 
 COLLECTIONS = (ENRICHED, BASELINE)
+# 50 candidates make a ~3500-token rerank prompt: more than a 4096-token window holds beside the conversation,
+# and ~30 s of prompt processing for a small model on 2 cores. Such models see the first 20.
+SMALL_WINDOW = 8192
+SMALL_WINDOW_CANDIDATES = 20
 
 
 @dataclass(eq=False)
@@ -25,8 +29,8 @@ class MovieServices:
     @classmethod
     def from_workspace(cls, ws: Workspace, use_llm: bool = True, **rerank_options) -> "MovieServices":
         llm = ws.backend.llm if use_llm else None
-        if ws.backend.name == "local":
-            rerank_options.setdefault("max_candidates", 20)  # 50 candidates cost ~30 s of prompt on 2 cores
+        if llm is not None and llm.metadata.context_window < SMALL_WINDOW:
+            rerank_options.setdefault("max_candidates", SMALL_WINDOW_CANDIDATES)
         return cls(workspace=ws, reranker=JustifiedRerank(llm=llm, **rerank_options))
 
     @property

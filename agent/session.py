@@ -123,7 +123,8 @@ class ChatSession:
             reply.text = f"_(The language model is unavailable right now, so I answered by the rules.)_\n\n{answer}"
             await self.memory.aput(ChatMessage(role="assistant", content=answer))
             return
-        if "search_movies" not in reply.tool_calls and len(self.tools.preferences.signals) >= MIN_SIGNALS and not self.tools.shown:
+        enough = len(self.tools.preferences.signals) >= MIN_SIGNALS
+        if enough and "search_movies" not in reply.tool_calls and not self.tools.shown:
             # A small model may keep asking; the policy says three signals are enough to recommend.
             rendered = render(await recommend(self.tools, query=self.tools.preferences.summary()))
             reply.text = rendered

@@ -71,6 +71,9 @@ def enrichment_ready(client) -> bool:
 def enriched_texts(client) -> dict[int, str]:
     """The documents of the LlamaIndex "enriched" collection: its recipe already joined enriched.jsonl, tags and
     co-liked lists, and reading its words (not its code) keeps both paths embedding the same texts."""
+    if not enrichment_ready(client):
+        raise IngestError("the enriched recipe reads the 'enriched' collection, which is not built yet: "
+                          "run `movierec index`")
     return stored_texts(find(client, "enriched"))
 
 

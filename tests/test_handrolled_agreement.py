@@ -99,6 +99,8 @@ def test_fused_candidates_match_and_differ_only_by_keyword_search(store):
 def test_the_enriched_recipe_embeds_the_llamaindex_enriched_texts(store):
     ws, client = store
     assert not ingest.enrichment_ready(client)  # only baseline so far: the auto recipe stays on baseline
+    with pytest.raises(ingest.IngestError, match="movierec index"):
+        ingest.enriched_texts(client)
     build_enriched(ws, show_progress=False)  # no LLM here: raw text plus co-liked lists
     assert ingest.enrichment_ready(client)
     texts = ingest.enriched_texts(client)

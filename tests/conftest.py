@@ -83,6 +83,8 @@ import sys as _sys
 import time as _time
 from pathlib import Path
 
+from processes import stop
+
 LLM_MODELS_ENV = "MOVIEREC_TEST_MODELS"
 SERVER_START_TIMEOUT = 180.0
 
@@ -152,12 +154,7 @@ def qwen_server(request, tmp_path_factory):
         _wait_for_models(process, url, log_path)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except _subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def _wait_for_models(process, url: str, log_path: Path) -> None:

@@ -13,6 +13,8 @@ from chromadb.api.client import SharedSystemClient
 from chromadb.api.models.Collection import Collection
 from llama_index.core.vector_stores import FilterCondition, MetadataFilter, MetadataFilters
 
+from processes import stop
+
 from index.catalog import load_catalog
 from index.store import (BASELINE, StoreError, baseline_text, build_collection, chroma_client, genre_key,
                          movie_nodes, open_index, stored_nodes)
@@ -249,12 +251,7 @@ def chroma_server(tmp_path):
                 time.sleep(0.2)
         yield f"127.0.0.1:{port}"
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server, timeout=10)
 
 
 @pytest.mark.server

@@ -139,9 +139,13 @@ def open_collection(client, name: str):
     return collection
 
 
-def stored_texts(collection) -> dict[int, str]:
-    rows = collection.get(include=["documents"])
-    return {int(i): text or "" for i, text in zip(rows["ids"], rows["documents"])}
+def stored_texts(collection, page: int = 5000) -> dict[int, str]:
+    """Every record's text, read in pages: one Chroma `get` fails past ~32k rows ("too many SQL variables")."""
+    texts = {}
+    for offset in range(0, collection.count(), page):
+        rows = collection.get(include=["documents"], limit=page, offset=offset)
+        texts.update({int(i): text or "" for i, text in zip(rows["ids"], rows["documents"])})
+    return texts
 
 
 def find(client, name: str):

@@ -105,6 +105,7 @@ def test_the_enriched_recipe_embeds_the_llamaindex_enriched_texts(store):
     assert ingest.enrichment_ready(client)
     texts = ingest.enriched_texts(client)
     assert texts.keys() == {m.movie_id for m in ws.catalog}
+    assert ingest.stored_texts(client.get_collection(ENRICHED), page=7) == texts  # read in pages, none lost
     assert sum("Fans also loved:" in t for t in texts.values()) > len(texts) // 2
     report = ingest.build(client, ingest.COLLECTIONS["enriched"], ws.catalog, texts)
     ours = client.get_collection(ingest.COLLECTIONS["enriched"]).get(include=["documents"])

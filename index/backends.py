@@ -1,13 +1,16 @@
 """Which LLM answers: OpenAI, an OpenAI-compatible server, a local GGUF model, or none.
 
 `auto` picks OpenAI when `OPENAI_API_KEY` is set, else the server at `MOVIEREC_LLM_BASE_URL`, else a local
-GGUF model when llama-cpp-python and a model are installed, else `none`. A backend that cannot work (no key,
-server down, model missing) raises `BackendError` with one line that says what to do.
+GGUF model when llama-cpp-python and a model are installed and pass the self-check (index/selfcheck.py),
+else `none`. A backend that cannot work (no key, server down, model missing, llama.cpp crashing on this CPU)
+raises `BackendError` with one line that says what to do; under `auto` a failed self-check says that line on
+stderr and falls back to `none`.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +25,10 @@ PROBE_TIMEOUT = 5.0
 
 class BackendError(UserError):
     """An LLM backend that cannot be used; the message is one actionable line."""
+
+
+class LocalModelCrash(BackendError):
+    """The local model failed its self-check: llama.cpp crashed or failed decoding one token here."""
 
 
 @dataclass
@@ -41,15 +48,26 @@ def resolve_backend(choice: str = "auto", data_dir: Path | None = None, probe: b
     """Build the backend named by `choice`; `probe` checks that a remote server answers before use."""
     if choice not in CHOICES:
         raise BackendError(f"unknown --llm {choice!r}; choose one of {', '.join(CHOICES)}")
-    if choice == "auto":
+    automatic = choice == "auto"
+    if automatic:
         choice = _auto_choice(data_dir)
     if choice == "none":
-        return Backend("none", "none", None, concurrency=8)
+        return _none()
     if choice == "openai":
         return _openai(probe)
     if choice == "openai-like":
         return _openai_like(probe)
-    return _local(data_dir)
+    try:
+        return _local(data_dir)
+    except LocalModelCrash as exc:
+        if not automatic:
+            raise
+        print(f"movierec: {exc}; continuing with --llm none", file=sys.stderr)
+        return _none()
+
+
+def _none() -> Backend:
+    return Backend("none", "none", None, concurrency=8)
 
 
 def _auto_choice(data_dir: Path | None) -> str:
@@ -94,10 +112,15 @@ def _openai_like(probe: bool) -> Backend:
 
 
 def _local(data_dir: Path | None) -> Backend:
+    from index.config import data_dir as default_data_dir
     from index.gguf import resolve_gguf
     from index.local_llm import shared_local_llm
+    from index.selfcheck import check_local_model
 
     path, label = resolve_gguf(data_dir)
+    verdict = check_local_model(path, default_data_dir(data_dir))
+    if not verdict.ok:
+        raise LocalModelCrash(verdict.message)
     return Backend("local", label, shared_local_llm(path), concurrency=1)
 
 

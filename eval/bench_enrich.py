@@ -93,9 +93,9 @@ def _server_stats(url: str) -> dict:
 def _throughput(catalog, latency: float, rows: int) -> None:
     from llama_index.llms.openai_like import OpenAILike
 
-    from index.enrich import EnrichmentPass, RetryPolicy
-    from index.enrich_cache import EnrichedCache
-    from index.enrich_prompts import CRITIC, FactSource
+    from index.enrich.cache import EnrichedCache
+    from index.enrich.llm_pass import EnrichmentPass, RetryPolicy
+    from index.enrich.prompts import CRITIC, FactSource
 
     movies = list(catalog)
     facts = FactSource(catalog)
@@ -126,8 +126,8 @@ def _throughput(catalog, latency: float, rows: int) -> None:
 def _token_cost(catalog) -> None:
     from llama_index.core.utils import get_tokenizer
 
-    from index.enrich import PRICE_IN, PRICE_OUT
-    from index.enrich_prompts import CRITIC, GROUNDED, FactSource
+    from index.enrich.llm_pass import PRICE_IN, PRICE_OUT
+    from index.enrich.prompts import CRITIC, GROUNDED, FactSource
 
     tokenize = get_tokenizer()
     per_word = sum(len(tokenize(r)) for r in SAMPLE_REVIEWS) / sum(len(r.split()) for r in SAMPLE_REVIEWS)
@@ -150,8 +150,8 @@ def _token_cost(catalog) -> None:
 
 
 def _grounded_enrichers(catalog, label: str) -> None:
-    from index.enrich_cache import EnrichedCache
-    from index.enrichers import CoLikedEnricher, EnrichmentSources, NotAvailable, TagsEnricher
+    from index.enrich.cache import EnrichedCache
+    from index.enrich.enrichers import CoLikedEnricher, EnrichmentSources, NotAvailable, TagsEnricher
 
     print(f"\ngrounded enrichers on {label} ({len(catalog)} movies): open + text() for every movie")
     print(f"  {'enricher':<10}{'seconds':>9}{'movies with text':>18}")

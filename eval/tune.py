@@ -74,9 +74,9 @@ def content_store(ws: Workspace, collection: str, fold_catalog: Catalog, scratch
     """(index, nodes, how) for content retrieval while tuning: the collection as built, unless its texts
     depend on ratings (co-liked lists), then rebuilt from `fold_catalog` under `scratch`."""
     from index.embeddings import embedder_name
-    from index.enrich_cache import EnrichedCache
-    from index.enrich_prompts import FactSource
-    from index.enrichers import EnrichmentSources, enrichers_behind, open_enrichment
+    from index.enrich.cache import EnrichedCache
+    from index.enrich.prompts import FactSource
+    from index.enrich.enrichers import EnrichmentSources, enrichers_behind, open_enrichment
 
     names = enrichers_behind(collection_metadata(ws.client, collection)) if collection == ENRICHED else []
     if "co-liked" not in names:

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from index.enrich_cache import ERROR, INVALID, OK, CacheLocked, EnrichedCache, EnrichedRow
+from index.enrich.cache import ERROR, INVALID, OK, CacheLocked, EnrichedCache, EnrichedRow
 
 
 def row(movie_id, status=OK, text="A fine film.", model="m", prompt="critic-v1"):

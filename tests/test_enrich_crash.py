@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fake_openai import FakeOpenAI
 from index.catalog import load_catalog
-from index.enrich_cache import EnrichedCache
+from index.enrich.cache import EnrichedCache
 
 REPO = Path(__file__).resolve().parents[1]
 MOVIES = 40

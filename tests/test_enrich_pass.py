@@ -12,9 +12,9 @@ from llama_index.llms.openai_like import OpenAILike
 
 from fake_openai import FakeOpenAI, critic_text, error, garbage, reply, slow
 from index.catalog import load_catalog
-from index.enrich import EnrichmentPass, LLMStopped, RetryPolicy
-from index.enrich_cache import ERROR, INVALID, OK, EnrichedCache
-from index.enrich_prompts import CRITIC, GROUNDED, MAX_WORDS, MIN_WORDS, FactSource, clean, rejection
+from index.enrich.cache import ERROR, INVALID, OK, EnrichedCache
+from index.enrich.llm_pass import EnrichmentPass, LLMStopped, RetryPolicy
+from index.enrich.prompts import CRITIC, GROUNDED, MAX_WORDS, MIN_WORDS, FactSource, clean, rejection
 
 FAST = RetryPolicy(attempts=4, base_delay=0.05, max_delay=1.0, timeout=2.0)  # generous: CI machines are busy
 GOOD = critic_text("Heat", 60)

@@ -3,12 +3,12 @@ grounded prompt carries, which enrichers are available, and a collection rebuilt
 
 import pytest
 
-from index.build import build_enriched
 from index.catalog import load_catalog
-from index.enrich_cache import INVALID, OK, EnrichedCache, EnrichedRow
-from index.enrich_prompts import CRITIC, GROUNDED, FactSource
-from index.enrichers import (CoLikedEnricher, EnricherChoiceError, EnrichmentSources, TagsEnricher, chosen_names,
-                             enrichers_behind, open_enrichment)
+from index.enrich.cache import INVALID, OK, EnrichedCache, EnrichedRow
+from index.enrich.collection import build_enriched
+from index.enrich.enrichers import (CoLikedEnricher, EnricherChoiceError, EnrichmentSources, TagsEnricher,
+                                    chosen_names, enrichers_behind, open_enrichment)
+from index.enrich.prompts import CRITIC, GROUNDED, FactSource
 from index.store import ENRICHED, baseline_text, collection_metadata, stored_nodes
 from index.workspace import Workspace
 from tools.rerank import _description

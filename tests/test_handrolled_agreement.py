@@ -6,7 +6,8 @@ import pytest
 
 from handrolled import ingest
 from handrolled.retrieve import Request, Retriever, dense_ids, request_from, where_filter
-from index.build import build_baseline, build_enriched
+from index.build import build_baseline
+from index.enrich.collection import build_enriched
 from index.store import BASELINE, ENRICHED, baseline_text, movie_metadata
 from index.workspace import Workspace
 from tools.candidates import FusionWeights, SearchRequest, _filters

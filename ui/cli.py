@@ -51,9 +51,10 @@ def _audit(args) -> int:
 
 
 def _index(args) -> int:
-    from index.build import build_baseline, build_enriched, report
+    from index.build import build_baseline, report
+    from index.enrich.collection import build_enriched
     from index.embeddings import embedder_name
-    from index.enrichers import chosen_names
+    from index.enrich.enrichers import chosen_names
 
     ws = workspace(args)
     names = chosen_names(args.enrichers)
@@ -71,7 +72,7 @@ def _index(args) -> int:
 
 
 def _enrich(args) -> int:
-    from index.enrich_command import enrich_command
+    from index.enrich.command import enrich_command
 
     return enrich_command(workspace(args), args.enrich_limit, args.enrichers, args.concurrency)
 

@@ -4,7 +4,7 @@ Every enricher has a `name` and `text(movie) -> str | None`; `Enricher.open(sour
 current catalog, backend and enriched.jsonl, or raises `NotAvailable` saying why not.
 - `tags`: the movie's MovieLens user tags (sources with a tags.csv; the bundled copy has none);
 - `co-liked`: the titles most often liked by the same training-population fans (index/collab.py);
-- `critic`, `grounded`: the LLM descriptions in enriched.jsonl written with that prompt (index/enrich_prompts.py).
+- `critic`, `grounded`: the LLM descriptions in enriched.jsonl written with that prompt (index/enrich/prompts.py).
 
 A collection text is the raw line, a newline, then the enrichers' texts in `ORDER` (tools/rerank.py shows
 the LLM everything after the first line as the movie's description).
@@ -19,8 +19,8 @@ from functools import cached_property
 from typing import ClassVar
 
 from index.catalog import Catalog, Movie
-from index.enrich_cache import CacheContents, EnrichedCache
-from index.enrich_prompts import CO_LIKED, CRITIC, GROUNDED, EnrichPrompt, FactSource
+from index.enrich.cache import CacheContents, EnrichedCache
+from index.enrich.prompts import CO_LIKED, CRITIC, GROUNDED, EnrichPrompt, FactSource
 from index.errors import UserError
 from index.store import baseline_text
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from index.build import build_enriched, report
-from index.enrich import EnrichmentPass, RetryPolicy
-from index.enrich_cache import EnrichedCache
-from index.enrich_prompts import PROMPTS, FactSource
-from index.enrichers import LLM_ENRICHERS, chosen_names
+from index.build import report
+from index.enrich.cache import EnrichedCache
+from index.enrich.collection import build_enriched
+from index.enrich.enrichers import LLM_ENRICHERS, chosen_names
+from index.enrich.llm_pass import EnrichmentPass, RetryPolicy
+from index.enrich.prompts import PROMPTS, FactSource
 from index.errors import UserError
 from index.workspace import Workspace
 

@@ -29,8 +29,8 @@ from llama_index.core.utils import get_tokenizer
 from tqdm import tqdm
 
 from index.catalog import Movie
-from index.enrich_cache import ERROR, INVALID, OK, EnrichedCache, EnrichedRow, RowWriter
-from index.enrich_prompts import EnrichPrompt, FactSource, clean, rejection
+from index.enrich.cache import ERROR, INVALID, OK, EnrichedCache, EnrichedRow, RowWriter
+from index.enrich.prompts import EnrichPrompt, FactSource, clean, rejection
 from index.errors import UserError
 
 PRICE_IN, PRICE_OUT = 0.15, 0.60  # gpt-4o-mini, US$ per 1M tokens

@@ -197,7 +197,8 @@ def bench_index(args) -> int:
     import torch
 
     from index.catalog import load_catalog
-    from index.embeddings import embedder_path, load_embedder
+    from index.config import embedder_path
+    from index.embeddings import load_embedder
     from index.store import BASELINE, chroma_client, open_index
 
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())

@@ -73,7 +73,7 @@ def without_users(catalog: Catalog, users: set[int]) -> Catalog:
 def content_store(ws: Workspace, collection: str, fold_catalog: Catalog, scratch: Path):
     """(index, nodes, how) for content retrieval while tuning: the collection as built, unless its texts
     depend on ratings (co-liked lists), then rebuilt from `fold_catalog` under `scratch`."""
-    from index.embeddings import embedder_name
+    from index.config import embedder_name
     from index.enrich.cache import EnrichedCache
     from index.enrich.prompts import FactSource
     from index.enrich.enrichers import EnrichmentSources, enrichers_behind, open_enrichment

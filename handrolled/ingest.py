@@ -23,7 +23,7 @@ import numpy as np
 from chromadb.config import Settings
 
 from index.catalog import Catalog, Movie
-from index.embeddings import embedder_name, embedder_path
+from index.config import embedder_name, embedder_path
 from index.errors import UserError
 
 COLLECTIONS = {"baseline": "handrolled_baseline", "enriched": "handrolled_enriched"}

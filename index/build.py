@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from index.embeddings import embedder_name
+from index.config import embedder_name
 from index.store import BASELINE, BuildResult, baseline_text, build_collection, movie_nodes
 from index.workspace import Workspace
 

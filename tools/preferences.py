@@ -94,6 +94,10 @@ class Preferences:
     languages: tuple[str, ...] = ()
     loved: tuple[Movie, ...] = ()
     disliked: tuple[Movie, ...] = ()
+    seen: tuple[Movie, ...] = ()  # already watched: never recommended, neither loved nor disliked
+    audience: str | None = None  # "kids", "family", "teens", "date night", "adults"
+    ages: tuple[int, ...] = ()  # the ages of the children the film is for, as said ("my 6 year old")
+    keywords: tuple[str, ...] = ()  # themes and plot words: "heist", "time travel", "dark humor"
     unresolved: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=(), repr=False)  # the user's own descriptive words, for retrieval
 
@@ -115,7 +119,7 @@ class Preferences:
     @property
     def named_ids(self) -> tuple[int, ...]:
         """Every film the person named, loved or not: never recommended back to them."""
-        return tuple(dict.fromkeys(m.movie_id for m in (*self.loved, *self.disliked)))
+        return tuple(dict.fromkeys(m.movie_id for m in (*self.loved, *self.disliked, *self.seen)))
 
     def summary(self) -> str:
         """One line for prompts and retrieval: "mood: tense; era: the 90s (1990-1999); ..."."""
@@ -144,7 +148,9 @@ class Preferences:
             "genres": list(self.genres), "avoid_genres": list(self.avoid_genres), "era": self.era,
             "year_min": self.year_min, "year_max": self.year_max, "subtitles": self.subtitles,
             "languages": list(self.languages), "loved": [m.title for m in self.loved],
-            "disliked": [m.title for m in self.disliked], "unresolved": list(self.unresolved),
+            "disliked": [m.title for m in self.disliked], "seen": [m.title for m in self.seen],
+            "audience": self.audience, "ages": list(self.ages), "keywords": list(self.keywords),
+            "unresolved": list(self.unresolved),
         }
 
     def update(self, text: str, matcher: TitleMatcher, latest_year: int) -> "Preferences":

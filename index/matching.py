@@ -137,6 +137,7 @@ class TitleMatcher:
         items = [item for start, stop in _explicit_ranges(text) for item in _items(text, start, stop)]
         found: dict[int, Movie] = {}
         matched: list[tuple[int, int]] = []
+        unresolved_versions: list[str] = []
         i = 0
         while i < len(tokens):
             hit = self._longest_name_at(text, tokens, i)
@@ -144,12 +145,17 @@ class TitleMatcher:
                 hit = None
             span = (tokens[i][0], tokens[hit[0] - 1][1]) if hit else None
             if hit and (span in items or _capitalized_name(text, *span)):
-                found.setdefault(hit[1].movie_id, hit[1])
                 matched.append(span)
                 i = hit[0]
+                if hit[1] is None:  # "Halloween (2007)" when the catalog has only the 1978 film
+                    unresolved_versions.append(text[span[0]:tokens[i][1]])
+                    matched.append((span[0], tokens[i][1]))
+                    i += 1
+                else:
+                    found.setdefault(hit[1].movie_id, hit[1])
             else:
                 i += 1
-        unresolved = []
+        unresolved = unresolved_versions
         for start, stop in items:
             item = text[start:stop]
             if any(a < stop and start < b for a, b in matched) or not _plausible_name(item):
@@ -161,12 +167,16 @@ class TitleMatcher:
                 unresolved.append(item)
         return Mentions(list(found.values()), list(dict.fromkeys(unresolved)))
 
-    def _longest_name_at(self, text: str, tokens: list[tuple[int, int]], i: int) -> tuple[int, Movie] | None:
+    def _longest_name_at(self, text: str, tokens: list[tuple[int, int]], i: int) -> tuple[int, Movie | None] | None:
+        """(end token, film) of the longest catalog name starting at token i; the film is None when the
+        name is followed by a year that no catalog version of it has (a remake the catalog lacks)."""
         for end in range(min(len(tokens), i + _MAX_TITLE_WORDS), i, -1):
             key = _key(text[tokens[i][0]:tokens[end - 1][1]])
             if key in self._exact or key in self._main:
                 year = _YEAR_TOKEN.fullmatch(text[slice(*tokens[end])]) if end < len(tokens) else None
-                return end, self._named(key, int(year.group(1)) if year else None)
+                if year is None:
+                    return end, self._named(key, None)
+                return end, _of_year(self._exact.get(key, []) + self._main.get(key, []), int(year.group(1)))
         return None
 
     def _named(self, key: str, year: int | None) -> Movie:
@@ -185,6 +195,15 @@ def _split_query_year(query: str) -> tuple[str, int | None]:
     if match and match.start() > 0:
         return query[: match.start()], int(match.group(1))
     return query, None
+
+
+def _of_year(movies: list[Movie], year: int) -> Movie | None:
+    """The version of that year; a year off by one still counts (release years differ between sources)."""
+    for tolerance in (0, 1):
+        for movie in movies:
+            if movie.year is not None and abs(movie.year - year) <= tolerance:
+                return movie
+    return None
 
 
 def _prefer_year(movies: list[Movie], year: int | None) -> Movie:

@@ -35,6 +35,7 @@ _WORD = re.compile(r"[\w'’]+(?:[.:\-][\w'’]+)*\.?|&|\(\d{4}\)")
 _GENERIC = re.compile(r"\b(?:films?|movies?|cinema|stuff|ones|kind|sort|genres?|tonight|something|anything|"
                       r"\d0s|nineties|eighties|seventies|sixties)\b", re.IGNORECASE)
 _MAX_TITLE_WORDS = 12
+_TITLE_SMALL_WORDS = {"of", "the", "a", "an", "and", "in", "on", "to", "for", "at", "with", "from"}
 _YEAR_TOKEN = re.compile(r"\((\d{4})\)")
 _FILLER = re.compile(r"^(?:\s*\b(?:also|and|or|maybe|especially|probably|really|even|definitely|of course|"
                      r"the (?:movie|film)|movies?|films?)\b)+\s*", re.IGNORECASE)
@@ -141,7 +142,7 @@ class TitleMatcher:
         i = 0
         while i < len(tokens):
             hit = self._longest_name_at(text, tokens, i)
-            if hit and _SEQUEL_AFTER.match(text, tokens[hit[0] - 1][1]):
+            if hit and (_SEQUEL_AFTER.match(text, tokens[hit[0] - 1][1]) or _longer_title_follows(text, tokens, hit)):
                 hit = None
             span = (tokens[i][0], tokens[hit[0] - 1][1]) if hit else None
             if hit and (span in items or _capitalized_name(text, *span)):
@@ -188,6 +189,22 @@ class TitleMatcher:
         if exact and main and main[0].n_ratings > POPULARITY_OVERRIDE * exact[0].n_ratings:
             return main[0]
         return (exact or main)[0]
+
+
+def _longer_title_follows(text: str, tokens: list[tuple[int, int]], hit: tuple[int, Movie | None]) -> bool:
+    """ "Red" in "Red Sparrow (2018)": capitalized words run on from the name to a year, so the person
+    named a longer title (one the catalog lacks), not this film."""
+    end = hit[0]
+    if end < len(tokens) and _YEAR_TOKEN.fullmatch(text[slice(*tokens[end])]):
+        return False
+    for j in range(end, min(len(tokens), end + 6)):
+        word = text[slice(*tokens[j])]
+        if _YEAR_TOKEN.fullmatch(word):
+            return j > end
+        gap = text[tokens[j - 1][1]:tokens[j][0]]
+        if gap.strip(" :-'") or not (word[:1].isupper() or word[:1].isdigit() or word.lower() in _TITLE_SMALL_WORDS):
+            return False
+    return False
 
 
 def _split_query_year(query: str) -> tuple[str, int | None]:

@@ -19,7 +19,7 @@ from index.matching import TitleMatcher
 
 LOVED, DISLIKED, SEEN, NONE = "loved", "disliked", "seen", "none"
 
-_SENTENCES = re.compile(r"\.{2,}|(?<=[.;!?])\s+|(?<=[a-z][.!?])(?=[A-Z])|\s*;\s*|\n+")
+_SENTENCES = re.compile(r"\.{2,}|(?<!\bMr\.)(?<!\bMrs\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bSt\.)(?<!\bvs\.)(?<=[.;!?])\s+|(?<=[a-z][.!?])(?=[A-Z])|\s*;\s*|\n+")
 _BOUNDARY = re.compile(r",|\b(?:but|whereas|while|though|although|however|and|so|because|since)\b|[.!?]",
                        re.IGNORECASE)
 _SEPARATOR_ONLY = re.compile(r"^[\s,&/]*(?:(?:and|or|nor|plus|also|even)\b[\s,]*)*$", re.IGNORECASE)
@@ -33,15 +33,16 @@ _CUES = (
         r"\b(?:hated?|disliked?|can'?t stand|couldn'?t stand|boring|overrated|rubbish|garbage|trash|waste|awful|"
         r"terrible|horrible|worst|stupid|meh|pass on|i'?ll pass|no thanks|a (?:big )?no\b|nothing like|"
         r"stopped (?:watching|after)|quit watching|turned it off|walked out|lost (?:my |all )?interest|"
-        r"(?:a bit|a little|kinda|kind of|way|much) (?:too )?(?:old|young|mature|adult|scary|violent|childish)|"
+        r"(?:a bit|a little|kinda|kind of|way|much) (?:more |too )?(?:for )?(?:old|older|young|mature|adult|scary|violent|"
+        r"childish)|"
         r"(?:way |a bit |a little |just |much )?too (?!many\b|and\b|but\b|i\b|lol\b|though\b)[a-z]+)\b",
         re.IGNORECASE)),
     (NONE, re.compile(
         r"\b(?:have ?n[o']?t|have not|never|not) (?:yet |even |really )?(?:seen|watched|heard of)|"
-        r"\b(?:will|i'?ll|gonna|going to|might|may|plan to|want to|wanted to|would like to) (?:definitely |probably |"
+        r"\b(?:will|\w+'ll|gonna|going to|might|may|plan to|want to|wanted to|would like to) (?:definitely |probably |"
         r"have to |try to )?(?:watch|check|try|see|give|look|go with|add)|\bcheck (?:it |that |this )?out|"
         r"\b(?:heard|hear)\b|\btrailers?\b|\bwhat(?: i|')s\b|\bwhat is\b|\bis it\b|\bhave you seen|\bthinking of|"
-        r"\bsounds?\b|\b(?:good|great|nice) (?:idea|choice|suggestion|recommendation|pick)|\binterested in",
+        r"\bsounds?\b|\b(?:seems?|looks?) (?:\w+ )?interesting|\b(?:good|great|nice) (?:idea|choice|suggestion|recommendation|pick)|\binterested in",
         re.IGNORECASE)),
     (LOVED, re.compile(
         r"\b(?:lov\w*|lik(?:e|ed|es)|enjoy\w*|ador\w*|favou?rites?|fan of|great|amazing|awesome|good|classic|"
@@ -52,8 +53,10 @@ _CUES = (
         r"(?:seen|saw|watched)\b|\bseen (?:it|that|this|both|them|parts?|some)\b|\bsaw (?:it|that)\b",
         re.IGNORECASE)),
 )
+_PRECEDENCE = tuple(stance for stance, _ in _CUES)
 _PRONOUN = re.compile(r"\b(?:it|that one|this one|that movie|this movie|that film|that|them)\b", re.IGNORECASE)
-_FOLLOW_UP_WORDS = 10  # a longer sentence without a film is about something else
+_OPENS_WITH_VERDICT = re.compile(r"\W*(?:not|no|nope|didn'?t|too|loved|hated|great|awesome|boring)\b", re.I)
+_FOLLOW_UP_WORDS = 14  # a longer sentence without a film is about something else
 
 
 @dataclass
@@ -92,9 +95,11 @@ def read_films(text: str, matcher: TitleMatcher) -> FilmReading:
 
 def _follow_up(sentence: str, previous: list[int], reading: FilmReading) -> None:
     """ "But I did not like it" after a sentence that named one film judges that film."""
-    if len(previous) != 1 or len(sentence.split()) > _FOLLOW_UP_WORDS and not _PRONOUN.search(sentence):
+    if len(previous) != 1 or len(sentence.split()) > _FOLLOW_UP_WORDS or not (
+            _PRONOUN.search(sentence) or _OPENS_WITH_VERDICT.match(sentence)):
         return
-    stance = _cue(sentence)
+    first = next((part for part in _BOUNDARY.split(sentence) if part.strip()), "")
+    stance = _cue(first) or _cue(sentence)  # "It was good even though I am not a fan of ..." is a love
     current = reading.stances.get(previous[0])
     if stance == DISLIKED or (stance == LOVED and current in (SEEN, NONE)) or (stance == SEEN and current == NONE):
         reading.stances[previous[0]] = stance
@@ -112,13 +117,17 @@ def _stances(sentence: str, movies: list[Movie]) -> list[tuple[Movie, str]]:
         before = _BOUNDARY.split(sentence[before_end:span[0]])[-1]
         after = sentence[span[1]:after_end]
         own_after = _BOUNDARY.split(after)[0]
-        stance = _cue(before) or _cue(own_after)
+        stance = _strongest(_cue(before), _cue(own_after))
         if index + 1 == len(located) and stance in (None, SEEN, NONE) and _cue(after) == DISLIKED:
             stance = DISLIKED
         if stance is None and result and _SEPARATOR_ONLY.match(sentence[before_end:span[0]]):
             stance = result[-1][1]
         result.append((movie, stance or _default(sentence)))
     return result
+
+
+def _strongest(*stances: str | None) -> str | None:
+    return min((s for s in stances if s), key=_PRECEDENCE.index, default=None)
 
 
 def _cue(text: str) -> str | None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from index.catalog import Movie
 from index.matching import TitleMatcher
+from tools.preferences.vocabulary import GENRES
 
 LOVED, DISLIKED, SEEN, NONE = "loved", "disliked", "seen", "none"
 
@@ -56,7 +57,8 @@ _CUES = (
 _PRECEDENCE = tuple(stance for stance, _ in _CUES)
 _PRONOUN = re.compile(r"\b(?:it|that one|this one|that movie|this movie|that film|that|them)\b", re.IGNORECASE)
 _OPENS_WITH_VERDICT = re.compile(r"\W*(?:not|no|nope|didn'?t|too|loved|hated|great|awesome|boring)\b", re.I)
-_FOLLOW_UP_WORDS = 14  # a longer sentence without a film is about something else
+_FOLLOW_UP_WORDS = 14
+_GENRE_WORD = re.compile("|".join(GENRES), re.IGNORECASE)  # a longer sentence without a film is about something else
 
 
 @dataclass
@@ -80,6 +82,7 @@ def read_films(text: str, matcher: TitleMatcher) -> FilmReading:
         if not sentence.strip():
             continue
         found = matcher.find_mentions(sentence)
+        found.resolved = [m for m in found.resolved if not _genre_word(m, sentence)]
         reading.unresolved.extend(u for u in found.unresolved if u not in reading.unresolved)
         if not found.resolved:
             _follow_up(sentence, previous, reading)
@@ -137,6 +140,12 @@ def _cue(text: str) -> str | None:
 def _default(sentence: str) -> str:
     """A film named without a verdict is a love ("Heat and Ronin, please"), unless it is asked about."""
     return NONE if sentence.rstrip().endswith("?") else LOVED
+
+
+def _genre_word(movie: Movie, sentence: str) -> bool:
+    """ "not a Romance movie kinda gal" names a genre, not Romance (1999), unless the year says otherwise."""
+    return (bool(_GENRE_WORD.fullmatch(movie.name))
+            and not re.search(rf"{re.escape(movie.name)}\s*\({movie.year}\)", sentence, re.IGNORECASE))
 
 
 def _span(sentence: str, movie: Movie) -> tuple[int, int] | None:

@@ -9,6 +9,7 @@ a weighted sum of five signals, each scaled to [0, 1]:
     genre       share of the wanted genres (stated, or implied by the mood) the movie has
     language    +1 for an originally non-English film when subtitles are welcome, -1 when they are not
 
+Films the person disliked subtract their item-kNN similarity (DISLIKED_PENALTY), so their neighbours sink.
 The weights live in tools/fusion_weights.json, written by `python -m eval.tune` from conversations built
 out of training users only (never `user_id % 5 == 0`); see that file for the procedure and its numbers.
 """
@@ -36,6 +37,7 @@ from index.store import genre_key
 WEIGHTS_FILE = Path(__file__).with_name("fusion_weights.json")
 CONTENT_DEPTH = 200
 SIGNALS = ("content", "knn", "popularity", "genre", "language")
+DISLIKED_PENALTY = 0.5  # in units of the knn weight (1.0): half as strong as a love pulling up
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class SearchRequest:
     genres: tuple[str, ...] = ()  # hard: a movie must have at least one
     avoid_genres: tuple[str, ...] = ()  # hard: a movie must have none
     exclude: tuple[int, ...] = ()  # hard: never returned (films the person named)
+    disliked: tuple[int, ...] = ()  # films the person did not like: their co-liked neighbours are pushed down
     wanted_genres: tuple[str, ...] = ()  # soft: the genre signal
     subtitles: bool | None = None
     moods: tuple[str, ...] = ()  # for reasons only
@@ -120,7 +123,7 @@ class CandidateGenerator:
             mask &= np.array([bool(set(m.genres) & set(request.genres)) for m in self.movies])
         if request.avoid_genres:
             mask &= np.array([not set(m.genres) & set(request.avoid_genres) for m in self.movies])
-        for movie_id in (*request.exclude, *request.seeds):
+        for movie_id in (*request.exclude, *request.seeds, *request.disliked):
             if movie_id in self.position:
                 mask[self.position[movie_id]] = False
         return mask
@@ -143,6 +146,8 @@ class CandidateGenerator:
     def generate(self, request: SearchRequest, k: int = 50, weights: FusionWeights | None = None) -> list[Candidate]:
         mask, matrix, because = self.signal_matrix(request)
         scores = matrix @ (weights or self.weights).as_array()
+        if request.disliked:  # what fans of a disliked film love is what this person likely will not
+            scores -= DISLIKED_PENALTY * self._knn(request.disliked)[0]
         scores[~mask] = -np.inf
         top = [i for i in np.argsort(-scores, kind="stable")[:k] if np.isfinite(scores[i])]
         return [Candidate(movie=self.movies[i], score=float(scores[i]),
@@ -202,7 +207,7 @@ def _filters(request: SearchRequest) -> MetadataFilters | None:
                                        condition=FilterCondition.OR))
     for genre in request.avoid_genres:
         filters.append(MetadataFilter(key=genre_key(genre), value=1, operator=FilterOperator.NE))
-    excluded = [*request.exclude, *request.seeds]
+    excluded = [*request.exclude, *request.seeds, *request.disliked]
     if excluded:
         filters.append(MetadataFilter(key="movie_id", value=list(excluded), operator=FilterOperator.NIN))
     return MetadataFilters(filters=filters) if filters else None

@@ -6,12 +6,16 @@ from tools.candidates import Candidate, SearchRequest
 from tools.preferences import MOODS
 
 
-def evidence_reason(candidate: Candidate, request: SearchRequest) -> str:
-    """E.g. "Fans of Heat (1995) loved it; a tense Crime thriller from 1998, in the 90s you asked for."."""
+def evidence_reason(candidate: Candidate, request: SearchRequest, disliked: tuple[str, ...] = ()) -> str:
+    """E.g. "Fans of Heat (1995) loved it; a tense Crime thriller from 1998, in the 90s you asked for.".
+
+    `disliked`: titles of films the person did not like; never cited as a reason to watch.
+    """
     movie = candidate.movie
     clauses = []
-    if candidate.because_of:
-        clauses.append(f"fans of {_join(candidate.because_of[:2])} loved it")
+    loves = [title for title in candidate.because_of if title not in disliked]
+    if loves:
+        clauses.append(f"fans of {_join(loves[:2])} loved it")
     described = _describe(movie.genres, request.wanted_genres, request.moods)
     era = request.era
     if described:
@@ -20,7 +24,7 @@ def evidence_reason(candidate: Candidate, request: SearchRequest) -> str:
         clauses.append(f"{described}{year}{asked}")
     if request.subtitles and movie.original_title:
         clauses.append(f"subtitled (original title: {movie.original_title})")
-    if not clauses or (len(clauses) == 1 and not candidate.because_of):
+    if not clauses or (len(clauses) == 1 and not loves):
         if movie.mean_rating and movie.n_ratings >= 20:
             clauses.append(f"rated {movie.mean_rating:.1f}/5 by {movie.n_ratings} viewers")
         elif candidate.signals.get("content", 0) >= 0.5:

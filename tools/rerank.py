@@ -39,6 +39,7 @@ class Pick(BaseModel):
 
 
 MAX_PICKS = 10
+DISLIKED_KEY = "disliked"  # node metadata: `|`-separated names of films the person disliked
 
 
 class Picks(BaseModel):
@@ -60,7 +61,8 @@ class RerankOutcome:
 class JustifiedRerank(BaseNodePostprocessor):
     """Rerank candidate movie nodes to `top_n` with a one-sentence reason in `metadata["reason"]`.
 
-    Nodes carry `movie_id`, `title`, `genres`, and `evidence_reason` (a plain reason built from the evidence)
+    Nodes carry `movie_id`, `title`, `genres`, `evidence_reason` (a plain reason built from the evidence) and
+    optionally `disliked` (names an LLM reason must not cite: such a reason is replaced by the evidence one)
     in their metadata; their order is the retrieval (fusion) order.
     """
 
@@ -123,6 +125,8 @@ class JustifiedRerank(BaseNodePostprocessor):
             if len(chosen) == self.top_n or any(c.node.node_id == node.node.node_id for c in chosen):
                 continue
             reason = one_sentence(pick.reason)
+            if _cites(reason, node.node.metadata.get(DISLIKED_KEY, "")):
+                reason = ""  # a film the person disliked is no reason to watch anything
             chosen.append(_with_reason(node, reason or node.node.metadata.get("evidence_reason", ""),
                                        "llm" if reason else "evidence"))
         filled = 0
@@ -146,6 +150,11 @@ def one_sentence(text: str) -> str:
     match = re.match(r"(.+?[.!?])(?:\s|$)", text)
     sentence = match.group(1) if match else text
     return sentence if len(sentence.split()) >= 3 else ""
+
+
+def _cites(reason: str, names: str) -> bool:
+    """Whether the reason names one of the `|`-separated film names."""
+    return any(re.search(rf"(?<!\w){re.escape(name)}(?!\w)", reason, re.IGNORECASE) for name in names.split("|") if name)
 
 
 def _description(text: str, title: str) -> str:

@@ -8,11 +8,16 @@ from index.recommendation import Recommendation, render_list
 from tools.candidates import Candidate, SearchRequest
 from tools.preferences import GENRES, MOODS, Preferences
 from tools.reasons import evidence_reason
+from tools.rerank import DISLIKED_KEY
 from tools.session import SearchResult, ToolSession
 
 MIN_SIGNALS = 3
+DESCRIPTIVE_WORDS = 3  # shorter messages ("yes", "90s is fine") add nothing the summary lacks
 CANDIDATES = 50
 MOVIELENS_GENRES = tuple(dict.fromkeys(GENRES.values()))
+CHILDREN_AUDIENCES = ("kids", "family")
+CHILDREN_GENRES = ("Children", "Animation", "Adventure", "Comedy", "Fantasy", "Musical")  # at least one
+NOT_FOR_CHILDREN = ("Horror", "Film-Noir")
 
 
 def request_from(prefs: Preferences, latest_year: int, query: str = "", year_min: int | None = None,
@@ -27,15 +32,24 @@ def request_from(prefs: Preferences, latest_year: int, query: str = "", year_min
         year_max = year_max if year_max and 1900 <= year_max <= latest_year + 1 else None
     else:
         year_min, year_max = prefs.year_min, prefs.year_max
+    avoided = prefs.avoid_genres
     required = tuple(dict.fromkeys((*prefs.genres, *_valid_genres(genres or []))))
     mood_genres = tuple(g for mood in prefs.moods for g in MOODS[mood][1])
+    wanted = tuple(dict.fromkeys((*required, *mood_genres)))
+    if prefs.audience in CHILDREN_AUDIENCES:
+        avoided = tuple(dict.fromkeys((*avoided, *NOT_FOR_CHILDREN)))
+        if not set(required) - {"Children"}:  # "a family movie": any genre children watch, not only "Children"
+            required = CHILDREN_GENRES
+        wanted = tuple(dict.fromkeys((*wanted, "Children")))
+    required = tuple(g for g in required if g not in avoided)
     return SearchRequest(
         text=_query_text(prefs, query),
         seeds=tuple(m.movie_id for m in prefs.loved),
         year_min=year_min, year_max=year_max,
-        genres=required, avoid_genres=prefs.avoid_genres,
+        genres=required, avoid_genres=avoided,
         exclude=tuple(dict.fromkeys((*prefs.named_ids, *exclude_ids))),
-        wanted_genres=tuple(dict.fromkeys((*required, *mood_genres))),
+        disliked=tuple(m.movie_id for m in prefs.disliked),
+        wanted_genres=tuple(g for g in wanted if g not in avoided),
         subtitles=prefs.subtitles, moods=prefs.moods, era=prefs.era,
     )
 
@@ -49,7 +63,8 @@ async def recommend(session: ToolSession, query: str = "", year_min: int | None 
     request = request_from(session.preferences, services.latest_year, query, year_min, year_max, genres,
                            excluded + shown)
     candidates = services.generator(session.collection).generate(request, k=CANDIDATES)
-    outcome = await services.reranker.arerank(_nodes(candidates, request), _conversation(session.preferences))
+    outcome = await services.reranker.arerank(_nodes(candidates, request, session.preferences),
+                                              _conversation(session.preferences))
     by_id = {c.movie.movie_id: c.movie for c in candidates}
     recommendations = [
         Recommendation(movie_id=(mid := int(n.node.metadata["movie_id"])), title=by_id[mid].title,
@@ -110,11 +125,14 @@ def _valid_genres(genres: list[str]) -> list[str]:
 
 
 def _query_text(prefs: Preferences, query: str) -> str:
+    """What content retrieval matches: the summary, the themes, and the person's own descriptive sentences."""
     parts = [query.strip()] if query and query.strip() else []
-    parts += [", ".join(prefs.moods), " ".join(prefs.genres), prefs.era or ""]
+    parts += [", ".join(prefs.moods), " ".join(prefs.genres), prefs.era or "", ", ".join(prefs.keywords)]
+    if prefs.audience in CHILDREN_AUDIENCES:
+        parts.append("a family film children enjoy")
     if prefs.loved:
         parts.append("like " + ", ".join(m.title for m in prefs.loved))
-    parts += prefs.notes[-3:]
+    parts += [note for note in prefs.notes if len(note.split()) >= DESCRIPTIVE_WORDS][-4:]
     return ". ".join(p for p in parts if p)
 
 
@@ -123,10 +141,12 @@ def _conversation(prefs: Preferences) -> str:
     return f"{prefs.summary()}. In their words: {said}" if said else prefs.summary()
 
 
-def _nodes(candidates: list[Candidate], request: SearchRequest) -> list[NodeWithScore]:
+def _nodes(candidates: list[Candidate], request: SearchRequest, prefs: Preferences) -> list[NodeWithScore]:
+    disliked = tuple(m.title for m in prefs.disliked)
+    not_loved = "|".join(name for m in prefs.disliked for name in (m.name, *m.aliases))
     nodes = []
     for c in candidates:
         meta = {"movie_id": c.movie.movie_id, "title": c.movie.title, "genres": "|".join(c.movie.genres),
-                "evidence_reason": evidence_reason(c, request)}
+                "evidence_reason": evidence_reason(c, request, disliked), DISLIKED_KEY: not_loved}
         nodes.append(NodeWithScore(node=TextNode(id_=str(c.movie.movie_id), text=c.text, metadata=meta), score=c.score))
     return nodes

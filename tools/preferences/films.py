@@ -58,7 +58,7 @@ _PRECEDENCE = tuple(stance for stance, _ in _CUES)
 _PRONOUN = re.compile(r"\b(?:it|that one|this one|that movie|this movie|that film|that|them)\b", re.IGNORECASE)
 _OPENS_WITH_VERDICT = re.compile(r"\W*(?:not|no|nope|didn'?t|too|loved|hated|great|awesome|boring)\b", re.I)
 _FOLLOW_UP_WORDS = 14
-_GENRE_WORD = re.compile("|".join(GENRES), re.IGNORECASE)  # a longer sentence without a film is about something else
+_GENRE_NAMES = {genre.lower() for genre in GENRES.values()}  # a longer sentence without a film is about something else
 
 
 @dataclass
@@ -144,7 +144,7 @@ def _default(sentence: str) -> str:
 
 def _genre_word(movie: Movie, sentence: str) -> bool:
     """ "not a Romance movie kinda gal" names a genre, not Romance (1999), unless the year says otherwise."""
-    return (bool(_GENRE_WORD.fullmatch(movie.name))
+    return (movie.name.lower() in _GENRE_NAMES
             and not re.search(rf"{re.escape(movie.name)}\s*\({movie.year}\)", sentence, re.IGNORECASE))
 
 

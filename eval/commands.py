@@ -50,7 +50,7 @@ def recommend_command(ws: Workspace, transcript_file: str, pipeline: str = DEFAU
         recommendations.append({"movie_id": movie.movie_id, "title": movie.title, "year": movie.year,
                                 "reason": ranking.reasons.get(movie_id, "")})
     result = {"pipeline": pipeline, "llm": llm_label(ctx), "recommendations": recommendations,
-              "blocked": conversation.blocked > 0}
+              "blocked": conversation.blocked > 0, "preferences": conversation.preferences.to_json()}
     if as_json:
         print(json.dumps(result, ensure_ascii=False))
         return 0

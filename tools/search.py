@@ -16,8 +16,9 @@ DESCRIPTIVE_WORDS = 3  # shorter messages ("yes", "90s is fine") add nothing the
 CANDIDATES = 50
 MOVIELENS_GENRES = tuple(dict.fromkeys(GENRES.values()))
 CHILDREN_AUDIENCES = ("kids", "family")
+YOUNG_CHILD = 12  # up to this age a film for them is a children's film or a cartoon
 CHILDREN_GENRES = ("Children", "Animation", "Adventure", "Comedy", "Fantasy", "Musical")  # at least one
-NOT_FOR_CHILDREN = ("Horror", "Film-Noir")
+NOT_FOR_CHILDREN = ("Horror", "Thriller", "Crime", "War", "Film-Noir")  # unless the person asked for one
 
 
 def request_from(prefs: Preferences, latest_year: int, query: str = "", year_min: int | None = None,
@@ -37,9 +38,10 @@ def request_from(prefs: Preferences, latest_year: int, query: str = "", year_min
     mood_genres = tuple(g for mood in prefs.moods for g in MOODS[mood][1])
     wanted = tuple(dict.fromkeys((*required, *mood_genres)))
     if prefs.audience in CHILDREN_AUDIENCES:
-        avoided = tuple(dict.fromkeys((*avoided, *NOT_FOR_CHILDREN)))
+        avoided = tuple(dict.fromkeys((*avoided, *(g for g in NOT_FOR_CHILDREN if g not in required))))
         if not set(required) - {"Children"}:  # "a family movie": any genre children watch, not only "Children"
-            required = CHILDREN_GENRES
+            young = bool(prefs.ages) and max(prefs.ages) <= YOUNG_CHILD
+            required = ("Children", "Animation") if young else CHILDREN_GENRES
         wanted = tuple(dict.fromkeys((*wanted, "Children")))
     required = tuple(g for g in required if g not in avoided)
     return SearchRequest(

@@ -103,6 +103,18 @@ class Preferences:
             "unresolved": list(self.unresolved),
         }
 
+    def to_json(self) -> dict:
+        """The `preferences` object of `recommend --json` (DESIGN.md's JSON contract)."""
+        return {
+            "loved": _ids(self.loved), "disliked": _ids(self.disliked), "seen": _ids(self.seen),
+            "genres": list(self.genres), "avoid_genres": list(self.avoid_genres),
+            "era": self.era, "year_min": self.year_min, "year_max": self.year_max,
+            "mood": list(self.moods), "avoid_mood": list(self.avoid_moods), "keywords": list(self.keywords),
+            "audience": self.audience, "ages": list(self.ages),
+            "language": {"subtitles": self.subtitles, "languages": list(self.languages)},
+            "unresolved": list(self.unresolved),
+        }
+
     def update(self, text: str, matcher: TitleMatcher, latest_year: int) -> "Preferences":
         """The preferences after one more user message; later statements override earlier ones."""
         films = read_films(text, matcher)
@@ -116,16 +128,21 @@ class Preferences:
         disliked = _merge(prefs.disliked, films.with_stance(DISLIKED), drop=named)
         seen = _merge(prefs.seen, films.with_stance(SEEN), drop=named)
         audience = _audience.read_audience(scrubbed) or prefs.audience
-        ages = tuple(dict.fromkeys((*prefs.ages, *_audience.read_ages(scrubbed))))
+        ages = tuple(dict.fromkeys((*prefs.ages, *_audience.read_ages(_without_titles(text, films.named, [])))))
         if ages and audience is None:
             audience = "kids"
         said = [k for k in _audience.read_keywords(scrubbed)
                 if not _conditions.negated(scrubbed, scrubbed.lower().find(k))]
         keywords = tuple(dict.fromkeys((*prefs.keywords, *said)))
-        unresolved = tuple(dict.fromkeys((*prefs.unresolved, *films.unresolved)))
+        said_titles = [u for u in films.unresolved if not (u.strip().isdigit() or _audience.read_ages(u))]
+        unresolved = tuple(dict.fromkeys((*prefs.unresolved, *said_titles)))  # "like 5 and 10 year olds": ages
         notes = (*prefs.notes, scrubbed.strip()) if scrubbed.strip() else prefs.notes
         return replace(prefs, loved=loved, disliked=disliked, seen=seen, audience=audience, ages=ages,
                        keywords=keywords, unresolved=unresolved, notes=notes)
+
+
+def _ids(movies: tuple[Movie, ...]) -> list[dict]:
+    return [{"movie_id": m.movie_id, "title": m.title} for m in movies]
 
 
 def _merge(old: tuple[Movie, ...], new: list[Movie], drop: list[Movie]) -> tuple[Movie, ...]:

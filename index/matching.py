@@ -145,11 +145,11 @@ class TitleMatcher:
             if hit and (_SEQUEL_AFTER.match(text, tokens[hit[0] - 1][1]) or _longer_title_follows(text, tokens, hit)):
                 hit = None
             span = (tokens[i][0], tokens[hit[0] - 1][1]) if hit else None
-            if hit and (span in items or _capitalized_name(text, *span)):
+            if hit and (span in items or _capitalized_name(text, *span) or _year_follows(text, tokens, hit[0])):
                 matched.append(span)
                 i = hit[0]
                 if hit[1] is None:  # "Halloween (2007)" when the catalog has only the 1978 film
-                    unresolved_versions.append(text[span[0]:tokens[i][1]])
+                    unresolved_versions.append(re.sub(r"^(?:the|a|an)\s+", "", text[span[0]:tokens[i][1]]))
                     matched.append((span[0], tokens[i][1]))
                     i += 1
                 else:
@@ -191,11 +191,16 @@ class TitleMatcher:
         return (exact or main)[0]
 
 
+def _year_follows(text: str, tokens: list[tuple[int, int]], end: int) -> bool:
+    """ "Heat (1995) was great": a name written with its year is a film even where one word would not be."""
+    return end < len(tokens) and _YEAR_TOKEN.fullmatch(text[slice(*tokens[end])]) is not None
+
+
 def _longer_title_follows(text: str, tokens: list[tuple[int, int]], hit: tuple[int, Movie | None]) -> bool:
     """ "Red" in "Red Sparrow (2018)": capitalized words run on from the name to a year, so the person
     named a longer title (one the catalog lacks), not this film."""
     end = hit[0]
-    if end < len(tokens) and _YEAR_TOKEN.fullmatch(text[slice(*tokens[end])]):
+    if _year_follows(text, tokens, end):
         return False
     for j in range(end, min(len(tokens), end + 6)):
         word = text[slice(*tokens[j])]

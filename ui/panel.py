@@ -5,6 +5,7 @@ from __future__ import annotations
 from tools.preferences import SIGNAL_KINDS, Preferences
 from tools.search import MIN_SIGNALS
 
+AUDIENCE_LABELS = {"kids": "children", "family": "the whole family", "date": "a date", "adults": "adults only"}
 LABELS = {"mood": "Mood", "era": "Era", "language": "Language", "genres": "Genres", "loved": "Films you loved"}
 
 
@@ -14,7 +15,14 @@ def signals_markdown(prefs: Preferences) -> str:
     values = _values(prefs)
     lines = [f"- **{LABELS[kind]}**: {values[kind] if kind in known else '_not yet_'}" for kind in SIGNAL_KINDS]
     if prefs.disliked:
-        lines.append(f"- **Not again**: {', '.join(m.title for m in prefs.disliked)}")
+        lines.append(f"- **Not for you**: {', '.join(m.title for m in prefs.disliked)}")
+    if prefs.seen:
+        lines.append(f"- **Already seen** (never suggested): {', '.join(m.title for m in prefs.seen)}")
+    if prefs.audience:
+        ages = f" (ages {', '.join(map(str, prefs.ages))})" if prefs.ages else ""
+        lines.append(f"- **Watching**: {AUDIENCE_LABELS.get(prefs.audience, prefs.audience)}{ages}")
+    if prefs.keywords:
+        lines.append(f"- **Themes**: {', '.join(prefs.keywords)}")
     if prefs.unresolved:
         lines.append(f"- **Not in the catalog**: {', '.join(prefs.unresolved)}")
     needed = MIN_SIGNALS - len(known)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 AUDIENCES = ("kids", "family", "date", "adults")
-# Checked in this order: "a family movie for my kids" is a family evening.
+# Checked in this order: "adults only, the kids are asleep" is for adults, "a family movie for my kids" for all.
 _AUDIENCE = {
+    "adults": re.compile(r"\b(?:adults? only|just (?:for )?(?:the )?adults|grown[- ]ups? only|no kids|"
+                         r"kids are (?:asleep|in bed|away))\b", re.I),
     "family": re.compile(
         r"\b(?:family(?:[- ]friendly)?|all ages|whole family|every ?one in the family|the whole gang|"
         r"(?:my|the) (?:wife|husband|partner) and (?:the |our |my )?(?:kids|children|boys|girls))\b", re.I),
@@ -16,8 +18,6 @@ _AUDIENCE = {
         r"teenagers?|tweens?)|kids? (?:movies?|films?)|\d{1,2}[- ]?(?:years?|yrs?)[- ]?olds?|pre-?teens?)\b", re.I),
     "date": re.compile(r"\b(?:date(?: night)?|first date|(?:my|a) (?:girlfriend|boyfriend|gf|bf|crush)|"
                        r"romantic (?:evening|night))\b", re.I),
-    "adults": re.compile(r"\b(?:adults? only|just (?:for )?(?:the )?adults|grown[- ]ups? only|no kids|"
-                         r"kids are (?:asleep|in bed|away))\b", re.I),
 }
 _NOT_FOR_KIDS = re.compile(r"\b(?:not|isn'?t|no) (?:a |for )?(?:kids?|children)\b", re.I)
 _AGE_LIST = r"(\d{1,2}(?:\s*(?:,|and|&|or|to|-)\s*\d{1,2})*)"

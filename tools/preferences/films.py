@@ -3,7 +3,7 @@
 Each named film is judged by the words around it: the words since the previous film or clause boundary
 ("I did not like X, have not seen Y and loved Z"), then the words after it up to the next boundary
 ("X wasn't really my thing"), then, for the last film of a sentence, a verdict later in that sentence
-("I saw parts of X but lost interest"). A film with no words of its own after a list separator takes the
+("I saw parts of X but lost interest", "I saw X last week and loved it"). A film with no words of its own after a list separator takes the
 stance of the film before it ("I hated X, Y and Z"). A short next sentence that judges "it" or "that one"
 judges the one film of the sentence before ("I've seen X. But I did not like it"). A film asked about,
 not seen yet or about to be watched has no stance: it is neither a love nor ruled out.
@@ -54,6 +54,7 @@ _CUES = (
         r"(?:seen|saw|watched)\b|\bseen (?:it|that|this|both|them|parts?|some)\b|\bsaw (?:it|that)\b",
         re.IGNORECASE)),
 )
+_YEAR = re.compile(r"\(\d{4}\)")
 _PRECEDENCE = tuple(stance for stance, _ in _CUES)
 _PRONOUN = re.compile(r"\b(?:it|that one|this one|that movie|this movie|that film|that|them)\b", re.IGNORECASE)
 _OPENS_WITH_VERDICT = re.compile(r"\W*(?:not|no|nope|didn'?t|too|loved|hated|great|awesome|boring)\b", re.I)
@@ -109,6 +110,7 @@ def _follow_up(sentence: str, previous: list[int], reading: FilmReading) -> None
 
 
 def _stances(sentence: str, movies: list[Movie]) -> list[tuple[Movie, str]]:
+    sentence = _YEAR.sub(lambda year: " " * len(year.group()), sentence)  # "X (1997), Y" is a plain list
     located = sorted(((_span(sentence, m), m) for m in movies), key=lambda pair: pair[0] or (len(sentence), 0))
     result: list[tuple[Movie, str]] = []
     for index, (span, movie) in enumerate(located):
@@ -121,8 +123,10 @@ def _stances(sentence: str, movies: list[Movie]) -> list[tuple[Movie, str]]:
         after = sentence[span[1]:after_end]
         own_after = _BOUNDARY.split(after)[0]
         stance = _strongest(_cue(before), _cue(own_after))
-        if index + 1 == len(located) and stance in (None, SEEN, NONE) and _cue(after) == DISLIKED:
-            stance = DISLIKED
+        if index + 1 == len(located):  # "I saw X last week and it was amazing"
+            later = _cue(after)
+            if later == DISLIKED and stance in (None, SEEN, NONE) or later == LOVED and stance == SEEN:
+                stance = later
         if stance is None and result and _SEPARATOR_ONLY.match(sentence[before_end:span[0]]):
             stance = result[-1][1]
         result.append((movie, stance or _default(sentence)))

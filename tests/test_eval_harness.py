@@ -107,7 +107,12 @@ def test_recommend_and_eval_print_exactly_the_json_contracts(workspace, transcri
     save_transcripts(transcripts[:2], file)
     assert commands.recommend_command(workspace, str(file), "fused+rerank", as_json=True) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"pipeline", "llm", "recommendations", "blocked"}
+    assert set(out) == {"pipeline", "llm", "recommendations", "blocked", "preferences"}
+    said = out["preferences"]
+    assert {"loved", "disliked", "seen", "genres", "avoid_genres", "era", "mood", "keywords", "audience",
+            "language"} <= set(said)
+    assert all(set(m) == {"movie_id", "title"} for m in said["loved"] + said["disliked"] + said["seen"])
+    assert said == commands_preferences(workspace, transcripts[0])
     assert out["pipeline"] == "fused+rerank" and out["llm"] == "none" and out["blocked"] is False
     assert len(out["recommendations"]) == 5
     assert all(set(r) == {"movie_id", "title", "year", "reason"} and r["reason"] for r in out["recommendations"])
@@ -116,6 +121,10 @@ def test_recommend_and_eval_print_exactly_the_json_contracts(workspace, transcri
     data = json.loads(capsys.readouterr().out)
     assert set(data["pipelines"]) == {"baseline", "popularity"} and data["pipelines"]["baseline"]["n"] == 2
     assert (tmp_path / "r" / "report.md").is_file() and (tmp_path / "r" / "recall_at_5.png").is_file()
+
+
+def commands_preferences(workspace, transcript) -> dict:
+    return EvalContext(workspace).conversation(transcript).preferences.to_json()
 
 
 def test_the_rule_check_finds_stated_signals(workspace):

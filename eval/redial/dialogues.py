@@ -79,15 +79,15 @@ def _dialogue(data: dict) -> Dialogue:
                     tuple(dict.fromkeys(t.strip() for t in accepted if t.strip())))
 
 
-def split_ids(split: str, split_file: Path = SPLIT_FILE) -> list[str]:
+def split_ids(split: str) -> list[str]:
     if split not in SPLITS:
         raise UserError(f"unknown split {split!r}; choose dev or test")
-    return [str(i) for i in json.loads(split_file.read_text())[split]]
+    return [str(i) for i in json.loads(SPLIT_FILE.read_text())[split]]
 
 
-def source_differs(path: Path, split_file: Path = SPLIT_FILE) -> bool:
+def source_differs(path: Path) -> bool:
     """True when the dialogue file is not the one the split was frozen on (its sha256 differs)."""
-    expected = json.loads(split_file.read_text()).get("source_sha256")
+    expected = json.loads(SPLIT_FILE.read_text()).get("source_sha256")
     return bool(expected) and hashlib.sha256(path.read_bytes()).hexdigest() != expected
 
 

@@ -165,7 +165,8 @@ def catalog_mismatch(ctx: EvalContext, transcripts: list[Transcript]) -> str | N
     ratings = ctx.catalog.eval_ratings
     rated = {(int(u), int(m)) for u, m in zip(ratings["user_id"], ratings["movie_id"])}
     missing = sum(m not in ctx.catalog for t in transcripts for m in t.held_out)
-    unrated = sum((t.user_id, m) not in rated for t in transcripts for m in t.held_out)
+    # transcripts from outside (`"user_id": -1`, e.g. ReDial's) have no ratings to check
+    unrated = sum((t.user_id, m) not in rated for t in transcripts if t.user_id >= 0 for m in t.held_out)
     total = sum(len(t.held_out) for t in transcripts)
     if missing or unrated:
         return (f"{missing} of {total} held-out ids are not in this catalog and {unrated} are not ratings of "

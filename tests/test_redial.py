@@ -12,7 +12,7 @@ from eval.redial import dialogues as dlg
 from eval.redial.__main__ import main
 from eval.redial.dialogues import Dialogue, Utterance, load_dialogues, resolve
 from eval.redial.reading import make_reader, reading_check
-from eval.transcripts import load_transcripts
+from eval.transcripts import load_transcripts, save_transcripts
 from index.catalog import load_catalog
 from index.errors import UserError
 from index.matching import TitleMatcher
@@ -162,3 +162,29 @@ def test_build_writes_a_transcript_file_and_says_why_dialogues_dropped(tmp_path,
     assert main(["build", "--split", "dev", "--data-dir", str(data_dir), "--dialogues", str(tmp_path / "none.json"),
                  "--out", str(out)]) == 2
     assert "cannot read the ReDial dialogues" in capsys.readouterr().err
+
+
+def test_transcripts_from_outside_are_not_checked_for_ratings(catalog):
+    from eval.harness import catalog_mismatch
+    from eval.transcripts import Transcript
+
+    ctx = SimpleNamespace(catalog=catalog)
+    assert catalog_mismatch(ctx, [Transcript("redial-1", -1, ("hi",), (6,))]) is None
+    assert "1 of 1 held-out ids are not in this catalog" in catalog_mismatch(ctx, [Transcript("r", -1, ("hi",), (99,))])
+
+
+def test_converted_dialogues_run_through_eval_and_recommend(eval_workspace, tmp_path, capsys):
+    from eval import commands
+
+    ws = eval_workspace
+    conversion = conv.convert_all(load_dialogues(SAMPLE), TitleMatcher(ws.catalog), 2016)
+    assert [t.id for t in conversion.transcripts] == ["redial-101", "redial-109"]
+    file = tmp_path / "redial.json"
+    save_transcripts(conversion.transcripts, file)
+    assert commands.eval_command(ws, str(file), "popularity,fused", str(tmp_path / "r"), True) == 0
+    data = json.loads(capsys.readouterr().out)
+    for row in data["pipelines"].values():
+        assert row["n"] == 2 and 0.0 <= row["hit@10"] <= 1.0 and row["recall@50"] >= row["hit@10"] / 2
+    assert commands.recommend_command(ws, str(file), "fused", "redial-109", as_json=True) == 0
+    picks = json.loads(capsys.readouterr().out)["recommendations"]
+    assert len(picks) == 5 and all(p["movie_id"] in ws.catalog for p in picks)

@@ -43,9 +43,10 @@ _CUES = (
         r"\b(?:will|\w+'ll|gonna|going to|might|may|plan to|want to|wanted to|would like to) (?:definitely |probably |"
         r"have to |try to )?(?:watch|check|try|see|give|look|go with|add)|\bcheck (?:it |that |this )?out|"
         r"\b(?:heard|hear)\b|\btrailers?\b|\bwhat(?: i|')s\b|\bwhat is\b|\bis it\b|\bhave you seen|\bthinking of|"
-        r"\bsounds?\b|\b(?:seems?|looks?) (?:\w+ )?interesting|\b(?:good|great|nice) (?:idea|choice|suggestion|recommendation|pick)|\binterested in",
+        r"\bsounds?\b|\bseem(?:s|ed)?\b|\bpreviews?\b|\b(?:seems?|looks?) (?:\w+ )?interesting|\b(?:good|great|nice) (?:idea|choice|suggestion|recommendation|pick)|\binterested in",
         re.IGNORECASE)),
     (LOVED, re.compile(
+        r"(?<!seem )(?<!seems )(?<!seemed )(?<!look )(?<!looks )(?<!feel )(?<!sound )(?<!sounds )"
         r"\b(?:lov\w*|lik(?:e|ed|es)|enjoy\w*|ador\w*|favou?rites?|fan of|great|amazing|awesome|good|classic|"
         r"best|fantastic|brilliant|funny|hilarious|excellent|masterpiece|perfect|wonderful|similar|same vein|"
         r"along the lines|such as)\b", re.IGNORECASE)),
@@ -59,6 +60,7 @@ _PRECEDENCE = tuple(stance for stance, _ in _CUES)
 _PRONOUN = re.compile(r"\b(?:it|that one|this one|that movie|this movie|that film|that|them)\b", re.IGNORECASE)
 _OPENS_WITH_VERDICT = re.compile(r"\W*(?:not|no|nope|didn'?t|too|loved|hated|great|awesome|boring)\b", re.I)
 _FOLLOW_UP_WORDS = 14
+_PRONOUNS = {"it", "them", "they", "her", "him", "us", "she", "he", "me", "you", "this", "that", "those", "these"}
 _GENRE_NAMES = {genre.lower() for genre in GENRES.values()}  # a longer sentence without a film is about something else
 
 
@@ -83,7 +85,7 @@ def read_films(text: str, matcher: TitleMatcher) -> FilmReading:
         if not sentence.strip():
             continue
         found = matcher.find_mentions(sentence)
-        found.resolved = [m for m in found.resolved if not _genre_word(m, sentence)]
+        found.resolved = [m for m in found.resolved if not (_genre_word(m, sentence) or _pronoun(m, sentence))]
         reading.unresolved.extend(u for u in found.unresolved if u not in reading.unresolved)
         if not found.resolved:
             _follow_up(sentence, previous, reading)
@@ -150,6 +152,12 @@ def _genre_word(movie: Movie, sentence: str) -> bool:
     """ "not a Romance movie kinda gal" names a genre, not Romance (1999), unless the year says otherwise."""
     return (movie.name.lower() in _GENRE_NAMES
             and not re.search(rf"{re.escape(movie.name)}\s*\({movie.year}\)", sentence, re.IGNORECASE))
+
+
+def _pronoun(movie: Movie, sentence: str) -> bool:
+    """ "I think I would like them" is not Them! (1954): a pronoun names a film only when capitalized."""
+    return (re.sub(r"\W", "", movie.name.lower()) in _PRONOUNS
+            and not re.search(rf"(?<!\w){re.escape(movie.name.rstrip('!?.'))}", sentence))
 
 
 def _span(sentence: str, movie: Movie) -> tuple[int, int] | None:

@@ -161,3 +161,18 @@ def test_to_json_is_the_contract(matcher):
     assert data["mood"] == ["funny"] and data["era"] == "90s" and data["keywords"] == ["dinosaurs"]
     assert data["language"] == {"subtitles": True, "languages": []} and data["audience"] is None
     assert {"genres", "avoid_genres"} <= set(data)
+
+
+def test_a_verdict_around_the_title(matcher):
+    assert titles(read(matcher, "I was never a Titanic (1997) fan").disliked) == ["Titanic (1997)"]
+
+
+def test_a_pronoun_is_not_a_film_and_seeming_is_not_loving(matcher):
+    assert read(matcher, "I think I would like them if I had the time").named_ids == ()
+    prefs = read(matcher, "I saw some of Heat (1995) . It seemed like an ok movie.")
+    assert titles(prefs.seen) == ["Heat (1995)"] and prefs.loved == ()
+
+
+def test_a_title_ending_in_dots_is_found_in_its_sentence(matcher):
+    prefs = read(matcher, "Did not like Titanic but will check out When Harry Met Sally")
+    assert titles(prefs.disliked) == ["Titanic (1997)"] and prefs.loved == () and len(prefs.named_ids) == 1

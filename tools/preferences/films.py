@@ -124,7 +124,8 @@ def _stances(sentence: str, movies: list[Movie]) -> list[tuple[Movie, str]]:
         before = _BOUNDARY.split(sentence[before_end:span[0]])[-1]
         after = sentence[span[1]:after_end]
         own_after = _BOUNDARY.split(after)[0]
-        stance = _strongest(_cue(before), _cue(own_after))
+        across = _cue(f"{before} it {own_after}") == DISLIKED  # "I was not a X fan"
+        stance = _strongest(_cue(before), _cue(own_after), DISLIKED if across else None)
         if index + 1 == len(located):  # "I saw X last week and it was amazing"
             later = _cue(after)
             if later == DISLIKED and stance in (None, SEEN, NONE) or later == LOVED and stance == SEEN:
@@ -161,7 +162,7 @@ def _pronoun(movie: Movie, sentence: str) -> bool:
 
 
 def _span(sentence: str, movie: Movie) -> tuple[int, int] | None:
-    for name in sorted({movie.name, *movie.aliases}, key=len, reverse=True):
+    for name in sorted({n.rstrip(".!?") for n in (movie.name, *movie.aliases)}, key=len, reverse=True):
         if name and (match := re.search(rf"(?<!\w){re.escape(name)}(?!\w)", sentence, re.IGNORECASE)):
             return match.span()
     return None

@@ -13,7 +13,7 @@ from tools.candidates import Candidate, SearchRequest
 from tools.preferences import Preferences
 from tools.reasons import evidence_reason
 from tools.rerank import DISLIKED_KEY, JustifiedRerank, Pick, Picks
-from tools.search import NOT_FOR_CHILDREN, recommend, request_from
+from tools.search import NOT_FOR_CHILDREN, NOT_FOR_YOUNG_CHILDREN, recommend, request_from
 from tools.services import MovieServices
 from tools.session import ToolSession
 from ui.panel import signals_markdown
@@ -64,12 +64,13 @@ def test_a_film_for_young_children_is_a_childrens_film_without_horror(services):
     session = session_after(services, "something fun for my 6 year old and my 9 year old",
                             "maybe from the 90s", "funny please")
     request = request_from(session.preferences, services.latest_year)
-    assert set(request.genres) == {"Children", "Animation"} and set(NOT_FOR_CHILDREN) <= set(request.avoid_genres)
+    unsuitable = {*NOT_FOR_CHILDREN, *NOT_FOR_YOUNG_CHILDREN}
+    assert set(request.genres) == {"Children", "Animation"} and unsuitable <= set(request.avoid_genres)
     picks = asyncio.run(recommend(session)).recommendations
     assert len(picks) == 5
     for pick in picks:
         genres = set(services.catalog[pick.movie_id].genres)
-        assert genres & {"Children", "Animation"} and not genres & set(NOT_FOR_CHILDREN)
+        assert genres & {"Children", "Animation"} and not genres & unsuitable
 
 
 def test_a_family_evening_allows_any_family_genre_but_never_horror(services):
@@ -78,8 +79,10 @@ def test_a_family_evening_allows_any_family_genre_but_never_horror(services):
     assert {"Comedy", "Adventure", "Children"} <= set(request.genres) and "Horror" in request.avoid_genres
     asked = request_from(Preferences(audience="family", genres=("Comedy",)), services.latest_year)
     assert asked.genres == ("Comedy",) and "Horror" in asked.avoid_genres
-    mystery = request_from(Preferences(audience="kids", genres=("Thriller",)), services.latest_year)
+    mystery = request_from(Preferences(audience="kids", ages=(8,), genres=("Thriller",)), services.latest_year)
     assert mystery.genres == ("Thriller",) and "Thriller" not in mystery.avoid_genres
+    teens = request_from(Preferences(audience="kids", genres=("Action",)), services.latest_year)
+    assert "Thriller" not in teens.avoid_genres and "Horror" in teens.avoid_genres
 
 
 def test_avoided_genres_and_not_animated_are_hard_conditions(services):

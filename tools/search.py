@@ -18,7 +18,8 @@ MOVIELENS_GENRES = tuple(dict.fromkeys(GENRES.values()))
 CHILDREN_AUDIENCES = ("kids", "family")
 YOUNG_CHILD = 12  # up to this age a film for them is a children's film or a cartoon
 CHILDREN_GENRES = ("Children", "Animation", "Adventure", "Comedy", "Fantasy", "Musical")  # at least one
-NOT_FOR_CHILDREN = ("Horror", "Thriller", "Crime", "War", "Film-Noir")  # unless the person asked for one
+NOT_FOR_CHILDREN = ("Horror", "Film-Noir")  # unless the person asked for one
+NOT_FOR_YOUNG_CHILDREN = ("Thriller", "Crime", "War")
 
 
 def request_from(prefs: Preferences, latest_year: int, query: str = "", year_min: int | None = None,
@@ -38,9 +39,10 @@ def request_from(prefs: Preferences, latest_year: int, query: str = "", year_min
     mood_genres = tuple(g for mood in prefs.moods for g in MOODS[mood][1])
     wanted = tuple(dict.fromkeys((*required, *mood_genres)))
     if prefs.audience in CHILDREN_AUDIENCES:
-        avoided = tuple(dict.fromkeys((*avoided, *(g for g in NOT_FOR_CHILDREN if g not in required))))
+        young = bool(prefs.ages) and max(prefs.ages) <= YOUNG_CHILD
+        unsuitable = (*NOT_FOR_CHILDREN, *(NOT_FOR_YOUNG_CHILDREN if young else ()))
+        avoided = tuple(dict.fromkeys((*avoided, *(g for g in unsuitable if g not in required))))
         if not set(required) - {"Children"}:  # "a family movie": any genre children watch, not only "Children"
-            young = bool(prefs.ages) and max(prefs.ages) <= YOUNG_CHILD
             required = ("Children", "Animation") if young else CHILDREN_GENRES
         wanted = tuple(dict.fromkeys((*wanted, "Children")))
     required = tuple(g for g in required if g not in avoided)

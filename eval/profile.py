@@ -33,7 +33,7 @@ GENRE_COVERAGE = 0.85
 MAX_GENRES = 3
 LOVED_COUNT = 2
 NAMEABLE_RATINGS = 20
-# Genres a person can say in words the rule reader knows (tools/preferences.py GENRES); IMAX is a format.
+# Genres a person can say in words the rule reader knows (tools/preferences/vocabulary.py GENRES); IMAX is a format.
 SAYABLE_GENRES = ("Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary", "Drama",
                   "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War",
                   "Western")

@@ -8,7 +8,7 @@ The split, deterministic and from the evaluation population only:
 2. Profile (eval/profile.py): from all of the user's likes, the era, 2-3 genres, a mood, the subtitles
    stance and two loved films, chosen to cover the likes broadly (era and genres are hard filters).
 3. Turns (eval/phrasing.py): the statements phrased with variety (seeded per user) over 3-4 turns.
-   Every transcript is read back with the rule reader (tools/preferences.py); it must yield the intended
+   Every transcript is read back with the rule reader (tools/preferences/); it must yield the intended
    mood, genres, era, stance and exactly the two loved films, else another phrasing is drawn and the
    miss is reported.
 4. Held out: the user's other likes inside the catalog (all likes minus the two films the turns name).

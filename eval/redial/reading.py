@@ -36,7 +36,7 @@ AUDIENCE_ALIASES = {"date night": "date"}  # the state's word -> the labels' wor
 
 
 def rules_reader(workspace) -> Reader:
-    """The rule-based reader, `Preferences.update` (tools/preferences.py), on the workspace's catalog."""
+    """The rule-based reader, `Preferences.update` (tools/preferences/), on the workspace's catalog."""
     matcher = TitleMatcher(workspace.catalog)
     latest = max(m.year or 0 for m in workspace.catalog)
     return lambda prefs, text: prefs.update(text, matcher, latest)

@@ -64,10 +64,14 @@ def request_from(prefs: Preferences, exclude: tuple[int, ...] = ()) -> Request:
 
 
 def query_text(prefs: Preferences) -> str:
-    parts = [", ".join(prefs.moods), " ".join(prefs.genres), prefs.era or ""]
+    """As the agent's path words it: summary, themes, the person's own descriptive sentences."""
+    parts = [", ".join(prefs.moods), " ".join(prefs.genres), prefs.era or "", ", ".join(prefs.keywords)]
+    if prefs.audience in ("kids", "family"):
+        parts.append("a family film children enjoy")
     if prefs.loved:
         parts.append("like " + ", ".join(m.title for m in prefs.loved))
-    return ". ".join(p for p in [*parts, *prefs.notes[-3:]] if p)
+    notes = [note for note in prefs.notes if len(note.split()) >= 3][-4:]
+    return ". ".join(p for p in [*parts, *notes] if p)
 
 
 def where_filter(request: Request) -> dict | None:

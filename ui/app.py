@@ -15,6 +15,7 @@ import gradio as gr
 
 from agent.session import SessionStore
 from index.buildlock import unbuilt_note
+from index.embeddings import one_thread_per_query
 from index.errors import UserError
 from index.store import BASELINE, ENRICHED, collection_metadata
 from tools.preferences import Preferences
@@ -44,6 +45,7 @@ class Collections:
 
     def open(self, name: str) -> None:
         with self._lock:
+            one_thread_per_query()  # many sessions' queries at once, not one query on every core
             self.services.matcher  # the title matcher reads every turn; build it with the first collection
             self.services.generator(name)
 

@@ -20,6 +20,7 @@ from index.catalog import Catalog, Movie
 from index.matching import TitleMatcher
 from tools.preferences import MOODS, Preferences
 
+MOOD_TURN = "I'm in the mood for something {mood}."
 ERAS = ("the 70s", "the 80s", "the 90s", "the 2000s", "the 60s")
 APOLOGY_WORDS = ("Sorry, something went wrong", "**Sorry:**")
 _PICK = re.compile(r"^\d+\. \*\*(.+?)\*\*", re.MULTILINE)
@@ -36,8 +37,8 @@ class Persona:
     era: str
 
     def turns(self, count: int) -> list[str]:
-        said = [f"Hi! I loved {self.typed}.", f"I'm in the mood for something {self.mood}.",
-                f"Something from {self.era}, please.", "Any others?"]
+        said = [f"Hi! I loved {self.typed}.", MOOD_TURN.format(mood=self.mood), f"Something from {self.era}, please.",
+                "Any others?"]
         return said + ["Something different, please."] * (count - len(said))
 
 
@@ -46,6 +47,7 @@ def personas(catalog: Catalog, matcher: TitleMatcher, count: int, turns: int = M
     if turns < MIN_TURNS:
         raise ValueError(f"a conversation needs at least {MIN_TURNS} turns to end in a second set of picks")
     latest = max(m.year or 0 for m in catalog)
+    moods = [mood for mood in MOODS if _one_signal(MOOD_TURN.format(mood=mood), matcher, latest)]
     people: list[Persona] = []
     for film in catalog:
         if len(people) == count:
@@ -54,7 +56,7 @@ def personas(catalog: Catalog, matcher: TitleMatcher, count: int, turns: int = M
         if any(typed in p.film.title or p.typed in film.title for p in people):
             continue  # no film's title inside another's, so a title found in a text names one session
         n = len(people)
-        person = Persona(film, typed, tuple(MOODS)[n % len(MOODS)], ERAS[n // len(MOODS) % len(ERAS)])
+        person = Persona(film, typed, moods[n % len(moods)], ERAS[n // len(moods) % len(ERAS)])
         states = expected_states(person, matcher, latest, turns)
         if [m.movie_id for m in states[-1].loved] == [film.movie_id] and states[-1].moods == (person.mood,) \
                 and states[-1].era is not None and [len(s.signals) for s in states] == [1, 2] + [3] * (turns - 2):
@@ -62,6 +64,11 @@ def personas(catalog: Catalog, matcher: TitleMatcher, count: int, turns: int = M
     if len(people) < count:
         raise ValueError(f"the catalog has only {len(people)} films usable as distinct sessions, {count} wanted")
     return people
+
+
+def _one_signal(text: str, matcher: TitleMatcher, latest_year: int) -> bool:
+    """Whether `text` alone gives exactly one signal ("action-packed" is a mood and a genre: two)."""
+    return len(Preferences().update(text, matcher, latest_year).signals) == 1
 
 
 def expected_states(person: Persona, matcher: TitleMatcher, latest_year: int, turns: int) -> list[Preferences]:

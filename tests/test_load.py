@@ -67,3 +67,8 @@ def test_a_data_dir_without_an_index_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["--data-dir", str(tmp_path), "--sessions", "1", "--start-timeout", "120"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("eval.load: movierec ui exited with 2") and "not built yet" in err
+
+
+def test_fifty_sessions_find_fifty_distinct_people(workspace):
+    found = personas(workspace.catalog, TitleMatcher(workspace.catalog), 51, TURNS)  # 50 and the warm-up
+    assert len({p.film.movie_id for p in found}) == 51 and len({p.mood for p in found}) > 5

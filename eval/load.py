@@ -113,7 +113,9 @@ def converse(server: Server, person: Persona, states, others: list[Persona], tur
     """One person's whole conversation in its own browser session, after every session has connected."""
     result, client = SessionResult(), None
     try:
-        client = Client(server.url, verbose=False, download_files=False, analytics_enabled=False)
+        # httpx's default 5 s read timeout failed answers still on their way; the turn timeout bounds a turn
+        client = Client(server.url, verbose=False, download_files=False, analytics_enabled=False,
+                        httpx_kwargs={"timeout": turn_timeout})
     except Exception as exc:  # connection refused, reset, a bad config: this session fails, not the run
         result.errors.append(f"connect: {type(exc).__name__}: {exc}"[:200])
     try:

@@ -81,7 +81,7 @@ class ChatSession:
                 return
             text = verdict.text
             before = self.tools.preferences
-            self.tools.note_user_turn(text)
+            await asyncio.to_thread(self.tools.note_user_turn, text)  # fuzzy title matching: off the event loop
             shown_before = len(self.tools.shown)
             with metered() as usage:
                 if self.llm is None:

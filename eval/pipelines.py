@@ -30,7 +30,7 @@ from typing import Protocol
 import numpy as np
 
 from eval.transcripts import Transcript, read_turns
-from index.store import BASELINE, ENRICHED
+from index.store import BASELINE, ENRICHED, collection_metadata
 from index.workspace import Workspace
 from tools.candidates import SIGNALS, FusionWeights
 from tools.preferences import Preferences
@@ -126,11 +126,7 @@ def screened(turns) -> tuple[tuple[str, ...], int]:
 
 
 def collection_built(workspace: Workspace, name: str) -> bool:
-    try:
-        collection = workspace.client.get_collection(name)
-    except Exception:  # chromadb raises NotFoundError or ValueError depending on the version
-        return False
-    return (collection.metadata or {}).get("state") == "done"
+    return (collection_metadata(workspace.client, name) or {}).get("state") == "done"
 
 
 def _ranking(ranked: list[int], **fields) -> Ranking:

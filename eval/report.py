@@ -16,6 +16,7 @@ from eval.harness import REFERENCE, Evaluation  # noqa: E402
 from eval.judge import RUBRIC, RUBRIC_VERSION  # noqa: E402
 from eval.pipelines import ALIASES  # noqa: E402
 from eval.transcripts import describe  # noqa: E402
+from index.store import ENRICHED, find_collection  # noqa: E402
 from tools.candidates import WEIGHTS_FILE  # noqa: E402
 
 CHART = "recall_at_5.png"
@@ -151,9 +152,8 @@ def enrichment_note(workspace) -> str:
     """What stands behind the enriched collection, from its metadata and the enrichment cache."""
     if workspace is None:
         return "No workspace given."
-    try:
-        collection = workspace.client.get_collection("enriched")
-    except Exception:  # chromadb raises NotFoundError or ValueError depending on the version
+    collection = find_collection(workspace.client, ENRICHED)
+    if collection is None:
         return "The `enriched` collection is not built in this data dir (run `movierec enrich`)."
     meta = {k: v for k, v in (collection.metadata or {}).items() if k not in ("fingerprint", "hnsw:space")}
     lines = [f"Collection metadata: {', '.join(f'{k} = {v}' for k, v in sorted(meta.items())) or 'none'}; "

@@ -23,3 +23,16 @@ def load_embedder() -> "HuggingFaceEmbedding":
     if os.path.isdir(path):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     return HuggingFaceEmbedding(model_name=path, embed_batch_size=BATCH_SIZE, device="cpu")
+
+
+@lru_cache(maxsize=1)
+def one_thread_per_query() -> None:
+    """For servers: each query embedding runs on one torch thread, so concurrent requests share the cores.
+
+    By default torch gives every short query a team of OpenMP threads, one per core, that spin while they wait
+    for each other; with several requests at once on 2 cores they spin against each other. On a busy 2-core
+    machine one query embedding took 1-2 s that way and 0.1-0.2 s on one thread.
+    """
+    import torch
+
+    torch.set_num_threads(1)

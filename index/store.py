@@ -4,6 +4,12 @@ Each collection holds one node per movie (id = movie id) with metadata usable in
 `movie_id`, `year` (absent when unknown), `genres` ("Action|Crime") and one `genre_<name>: 1` flag per
 genre, because Chroma and MetadataFilter compare scalars only. The collection's own metadata carries a fingerprint of
 everything it was built from (embedder, texts, metadata); a build whose fingerprint matches is reused as is.
+
+A build never touches the collection readers use: it embeds into `<name>.staging`, and only a finished one is
+renamed to `<name>`, the one it replaces kept as `<name>.previous`. A reader that opened the old one keeps
+querying it (Chroma addresses a collection by id, which a rename keeps), and one that looks up `<name>` in the
+instant between the two renames finds `<name>.previous`, complete. Builds themselves run one at a time
+(index/buildlock.py).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from index.errors import UserError
 
 BASELINE = "baseline"
 ENRICHED = "enriched"
+STAGING, PREVIOUS = ".staging", ".previous"  # suffixes of a collection being built and of the one it replaced
 
 
 class StoreError(UserError):
@@ -112,21 +119,24 @@ def build_collection(client: chromadb.ClientAPI, name: str, nodes: list[TextNode
     """
     started = time.perf_counter()
     wanted = fingerprint(nodes, embedder, extra_metadata)
-    existing = _find(client, name)
+    existing = _get(client, name)
     if existing is not None and (existing.metadata or {}).get("fingerprint") == wanted \
             and existing.count() == len(nodes):
         return BuildResult(name, len(nodes), True, time.perf_counter() - started)
-    if existing is not None:
-        client.delete_collection(name)
-    collection = client.create_collection(name, configuration={"hnsw": {"space": "cosine"}},
+    staging = f"{name}{STAGING}"
+    _drop(client, staging)  # left by an interrupted build
+    collection = client.create_collection(staging, configuration={"hnsw": {"space": "cosine"}},
                                           metadata={"state": "building"}, embedding_function=None)
     storage = StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=collection))
     model = load_embed_model()
     VectorStoreIndex(_embedded_in_length_order(nodes, model, show_progress), storage_context=storage,
                      embed_model=model, show_progress=show_progress)
-    # Marked finished only now: an interrupted build never matches and is rebuilt next time.
-    collection.modify(metadata={**(extra_metadata or {}), "state": "done", "fingerprint": wanted,
-                                "embedder": embedder, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    _drop(client, f"{name}{PREVIOUS}")
+    if existing is not None:
+        existing.modify(name=f"{name}{PREVIOUS}")
+    # Finished and renamed in one step: no reader ever finds a `name` that is still being built.
+    collection.modify(name=name, metadata={**(extra_metadata or {}), "state": "done", "fingerprint": wanted,
+                                           "embedder": embedder, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
     return BuildResult(name, len(nodes), False, time.perf_counter() - started)
 
 
@@ -149,7 +159,7 @@ def _embedded_in_length_order(nodes: list[TextNode], model: BaseEmbedding, show_
 
 def open_index(client: chromadb.ClientAPI, name: str, embed_model: BaseEmbedding) -> VectorStoreIndex:
     """The finished collection `name` as a LlamaIndex index, or a StoreError naming the command to run."""
-    collection = _find(client, name)
+    collection = find_collection(client, name)
     if collection is None or (collection.metadata or {}).get("state") != "done":
         hint = "movierec enrich" if name == ENRICHED else "movierec index"
         raise StoreError(f"the {name!r} collection is not built yet: run `{hint}` first")
@@ -259,10 +269,15 @@ def _compare(values: np.ndarray, numbers: np.ndarray, item: MetadataFilter) -> n
 
 
 def stored_nodes(client: chromadb.ClientAPI, name: str) -> list[TextNode]:
-    """Every node of a collection, read back from Chroma (for keyword retrieval over the same texts)."""
-    collection = _find(client, name)
+    """Every node of collection `name`, read back from Chroma (for keyword retrieval over the same texts)."""
+    collection = find_collection(client, name)
     if collection is None:
         raise StoreError(f"the {name!r} collection is not built yet")
+    return collection_nodes(collection)
+
+
+def collection_nodes(collection) -> list[TextNode]:
+    """Every node of an opened Chroma collection, e.g. the one behind `open_index(...).vector_store.client`."""
     nodes = []
     for rows in _pages(collection, ["documents", "metadatas"]):  # one `get` fails past ~32k rows
         for text, meta in zip(rows["documents"], rows["metadatas"]):
@@ -274,12 +289,22 @@ def stored_nodes(client: chromadb.ClientAPI, name: str) -> list[TextNode]:
 
 def collection_metadata(client: chromadb.ClientAPI, name: str) -> dict | None:
     """A collection's own metadata (fingerprint, embedder, build extras), or None when it does not exist."""
-    collection = _find(client, name)
+    collection = find_collection(client, name)
     return dict(collection.metadata or {}) if collection is not None else None
 
 
-def _find(client: chromadb.ClientAPI, name: str):
+def find_collection(client: chromadb.ClientAPI, name: str):
+    """The collection readers should use for `name` (see the module's note on builds), or None."""
+    return _get(client, name) or _get(client, f"{name}{PREVIOUS}")
+
+
+def _get(client: chromadb.ClientAPI, name: str):
     try:
         return client.get_collection(name)
     except Exception:  # NotFoundError in chromadb 1.x, ValueError in older releases
         return None
+
+
+def _drop(client: chromadb.ClientAPI, name: str) -> None:
+    if _get(client, name) is not None:
+        client.delete_collection(name)

@@ -41,7 +41,9 @@ class Workspace:
 
     def remember_catalog(self) -> None:
         source, limit = self.catalog_spec()
-        self.record_path.write_text(json.dumps({"source": source, "limit": limit}) + "\n")
+        partial = self.record_path.with_suffix(".json.partial")
+        partial.write_text(json.dumps({"source": source, "limit": limit}) + "\n")
+        partial.replace(self.record_path)  # readers never see half a file
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -71,6 +73,13 @@ class Workspace:
         return self.root / "enriched.jsonl"
 
     def index(self, name: str):
-        from index.store import open_index
+        from index.buildlock import unbuilt_note
+        from index.store import StoreError, open_index
 
-        return open_index(self.client, name, self.embed_model)
+        try:
+            return open_index(self.client, name, self.embed_model)
+        except StoreError as exc:
+            note = unbuilt_note(self.root)
+            if not note:
+                raise
+            raise StoreError(f"{exc}{note}") from None

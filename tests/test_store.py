@@ -16,8 +16,8 @@ from llama_index.core.vector_stores import FilterCondition, MetadataFilter, Meta
 from processes import stop
 
 from index.catalog import load_catalog
-from index.store import (BASELINE, StoreError, baseline_text, build_collection, chroma_client, genre_key,
-                         movie_nodes, open_index, stored_nodes)
+from index.store import (BASELINE, PREVIOUS, STAGING, StoreError, baseline_text, build_collection, chroma_client,
+                         genre_key, movie_nodes, open_index, stored_nodes)
 
 EMBEDDER = "all-MiniLM-L6-v2 (test)"
 
@@ -191,12 +191,13 @@ def test_a_build_interrupted_while_embedding_is_rebuilt(tmp_path, nodes, minilm,
                       lambda *args, **kwargs: (_ for _ in ()).throw(Interrupted()))
         with pytest.raises(Interrupted):
             build(client, nodes[:30], minilm)
-    assert client.get_collection(BASELINE).metadata["state"] == "building"
+    assert client.get_collection(BASELINE + STAGING).metadata["state"] == "building"
     with pytest.raises(StoreError, match="not built yet"):
         open_index(client, BASELINE, minilm)
     result, loads = build(client, nodes[:30], minilm)
     assert (result.reused, result.count, loads) == (False, 30, 1)
     assert open_index(client, BASELINE, minilm) is not None
+    assert names(client) == {BASELINE}  # the interrupted build's leftovers are gone
 
 
 def test_a_build_interrupted_after_inserting_every_node_is_rebuilt(tmp_path, nodes, minilm, monkeypatch):
@@ -207,11 +208,49 @@ def test_a_build_interrupted_after_inserting_every_node_is_rebuilt(tmp_path, nod
         patch.setattr(Collection, "modify", interrupt)
         with pytest.raises(Interrupted):
             build(client, nodes[:30], minilm)
-    collection = client.get_collection(BASELINE)
+    collection = client.get_collection(BASELINE + STAGING)
     assert collection.count() == 30 and collection.metadata["state"] == "building"
+    assert names(client) == {BASELINE + STAGING}
     result, loads = build(client, nodes[:30], minilm)
     assert (result.reused, loads) == (False, 1)
     assert client.get_collection(BASELINE).metadata["state"] == "done"
+
+
+def test_an_interrupted_rebuild_leaves_the_previous_collection_to_readers(tmp_path, nodes, minilm, monkeypatch):
+    client = chroma_client(tmp_path)
+    build(client, nodes[:20], minilm)
+    with monkeypatch.context() as patch:
+        patch.setattr(type(minilm), "get_text_embedding_batch",
+                      lambda *args, **kwargs: (_ for _ in ()).throw(Interrupted()))
+        with pytest.raises(Interrupted):
+            build(client, nodes[:25], minilm)
+    assert len(stored_nodes(client, BASELINE)) == 20  # the complete old build, not the half-built one
+    assert open_index(client, BASELINE, minilm).vector_store.client.count() == 20
+
+
+def test_a_reader_keeps_the_collection_it_opened_while_a_rebuild_replaces_it(tmp_path, nodes, minilm):
+    client = chroma_client(tmp_path)
+    build(client, nodes[:20], minilm)
+    index = open_index(client, BASELINE, minilm)
+    build(client, nodes[:25], minilm)  # the rebuild renames, never deletes, the collection the reader holds
+    retriever = index.as_retriever(similarity_top_k=3)
+    assert [n.node.node_id for n in retriever.retrieve(nodes[3].get_content())][0] == nodes[3].node_id
+    assert len(stored_nodes(client, BASELINE)) == 25  # whoever opens now gets the new build
+    assert names(client) == {BASELINE, BASELINE + PREVIOUS}
+    build(client, nodes[:30], minilm)
+    assert names(client) == {BASELINE, BASELINE + PREVIOUS}  # only one previous build is kept
+
+
+def test_between_the_two_renames_a_reader_finds_the_previous_build(tmp_path, nodes, minilm):
+    client = chroma_client(tmp_path)
+    build(client, nodes[:20], minilm)
+    client.get_collection(BASELINE).modify(name=BASELINE + PREVIOUS)  # the instant a swap is half done
+    assert len(stored_nodes(client, BASELINE)) == 20
+    assert open_index(client, BASELINE, minilm) is not None
+
+
+def names(client) -> set[str]:
+    return {c.name for c in client.list_collections()}
 
 
 # --- a Chroma server ---

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from llama_index.core.schema import NodeWithScore, TextNode
 
 from index.recommendation import Recommendation, render_list
@@ -66,7 +68,8 @@ async def recommend(session: ToolSession, query: str = "", year_min: int | None 
     shown = tuple(r.movie_id for r in session.shown)
     request = request_from(session.preferences, services.latest_year, query, year_min, year_max, genres,
                            excluded + shown)
-    candidates = services.generator(session.collection).generate(request, k=CANDIDATES)
+    # Embedding, Chroma, BM25 and numpy take 0.1-1 s: off the event loop, so other sessions' turns go on.
+    candidates = await asyncio.to_thread(lambda: services.generator(session.collection).generate(request, k=CANDIDATES))
     outcome = await services.reranker.arerank(_nodes(candidates, request, session.preferences),
                                               _conversation(session.preferences))
     by_id = {c.movie.movie_id: c.movie for c in candidates}

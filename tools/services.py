@@ -7,7 +7,7 @@ from functools import cached_property
 
 from index.collab import Collaborative
 from index.matching import TitleMatcher
-from index.store import BASELINE, ENRICHED, stored_nodes
+from index.store import BASELINE, ENRICHED, collection_nodes
 from index.workspace import Workspace
 from tools.candidates import CandidateGenerator, FusionWeights
 from tools.rerank import JustifiedRerank
@@ -55,6 +55,6 @@ class MovieServices:
             raise ValueError(f"unknown collection {collection!r}; use one of {COLLECTIONS}")
         if collection not in self._generators:
             index = self.workspace.index(collection)
-            nodes = stored_nodes(self.workspace.client, collection)
+            nodes = collection_nodes(index.vector_store.client)  # the same collection, even if a build swaps it
             self._generators[collection] = CandidateGenerator(self.catalog, self.collab, index, nodes, self.weights)
         return self._generators[collection]

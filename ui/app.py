@@ -14,8 +14,10 @@ import threading
 import gradio as gr
 
 from agent.session import SessionStore
+from index.buildlock import unbuilt_note
+from index.embeddings import one_thread_per_query
 from index.errors import UserError
-from index.store import BASELINE, ENRICHED
+from index.store import BASELINE, ENRICHED, collection_metadata
 from tools.preferences import Preferences
 from tools.services import COLLECTIONS, MovieServices
 from ui.panel import signals_markdown
@@ -43,6 +45,7 @@ class Collections:
 
     def open(self, name: str) -> None:
         with self._lock:
+            one_thread_per_query()  # many sessions' queries at once, not one query on every core
             self.services.matcher  # the title matcher reads every turn; build it with the first collection
             self.services.generator(name)
 
@@ -60,8 +63,8 @@ class Collections:
 
 def built_collections(services: MovieServices) -> list[str]:
     """The collections `movierec index` / `movierec enrich` have finished, in COLLECTIONS order."""
-    done = {c.name for c in services.workspace.client.list_collections() if (c.metadata or {}).get("state") == "done"}
-    return [name for name in COLLECTIONS if name in done]
+    client = services.workspace.client
+    return [name for name in COLLECTIONS if (collection_metadata(client, name) or {}).get("state") == "done"]
 
 
 def build_app(services: MovieServices, collection: str = BASELINE,
@@ -112,7 +115,7 @@ def serve(services: MovieServices, host: str = "127.0.0.1", port: int = 7860, sh
     """Check the index and the port, start the server, then open the default collection in the background."""
     built = built_collections(services)
     if not built:
-        raise UserError("the index is not built yet: run `movierec index` first")
+        raise UserError(f"the index is not built yet: run `movierec index` first{unbuilt_note(services.workspace.root)}")
     _check_port(host, port)
     collection = ENRICHED if ENRICHED in built else BASELINE
     collections = Collections(services)

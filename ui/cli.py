@@ -11,6 +11,7 @@ from index.errors import UserError
 
 ENRICHERS_HELP = ("comma-separated enrichers behind the 'enriched' collection: critic, grounded, tags, co-liked "
                   "(default $MOVIEREC_ENRICHERS, else every one available)")
+NO_WAIT_HELP = "if another index or enrich run holds the data dir, exit 2 at once instead of waiting for it"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,29 +53,34 @@ def _audit(args) -> int:
 
 def _index(args) -> int:
     from index.build import build_baseline, report
+    from index.buildlock import build_lock
     from index.enrich.collection import build_enriched
     from index.config import embedder_name
     from index.enrich.enrichers import chosen_names
 
     ws = workspace(args)
     names = chosen_names(args.enrichers)
-    catalog = ws.catalog
-    print(f"catalog: {catalog.source} - {len(catalog)} movies, {len(catalog.ratings)} training ratings")
-    print(f"embedder: {embedder_name()}")
-    print(f"llm: {ws.backend.describe()}")
-    print(f"store: {args.chroma_host or ws.root / 'chroma'}")
-    ws.remember_catalog()
-    print(report(build_baseline(ws)))
-    enriched, enrichment = build_enriched(ws, names)  # calls no LLM: uses rows already in enriched.jsonl
-    print(enrichment.describe())
-    print(report(enriched))
+    with build_lock(ws.root, "movierec index", wait=not args.no_wait):
+        catalog = ws.catalog
+        print(f"catalog: {catalog.source} - {len(catalog)} movies, {len(catalog.ratings)} training ratings")
+        print(f"embedder: {embedder_name()}")
+        print(f"llm: {ws.backend.describe()}")
+        print(f"store: {args.chroma_host or ws.root / 'chroma'}")
+        print(report(build_baseline(ws)))
+        enriched, enrichment = build_enriched(ws, names)  # calls no LLM: uses rows already in enriched.jsonl
+        print(enrichment.describe())
+        print(report(enriched))
+        ws.remember_catalog()  # last: until then readers keep opening the catalog the old collections hold
     return 0
 
 
 def _enrich(args) -> int:
+    from index.buildlock import build_lock
     from index.enrich.command import enrich_command
 
-    return enrich_command(workspace(args), args.enrich_limit, args.enrichers, args.concurrency)
+    ws = workspace(args)
+    with build_lock(ws.root, "movierec enrich", wait=not args.no_wait):
+        return enrich_command(ws, args.enrich_limit, args.enrichers, args.concurrency)
 
 
 def _chat(args) -> int:
@@ -114,6 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--source", help="bundled (default), ml-latest-small, ml-25m, or a MovieLens zip/folder")
     index.add_argument("--limit", type=int, help=f"keep the N most-rated movies (default {DEFAULT_LIMIT})")
     index.add_argument("--enrichers", help=ENRICHERS_HELP)
+    index.add_argument("--no-wait", action="store_true", help=NO_WAIT_HELP)
     index.set_defaults(run=_index)
 
     enrich = commands.add_parser("enrich", help="LLM descriptions into enriched.jsonl, then re-embed 'enriched'")
@@ -121,6 +128,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="describe only the N most-rated movies of the catalog (default: all)")
     enrich.add_argument("--enrichers", help=ENRICHERS_HELP)
     enrich.add_argument("--concurrency", type=int, help="parallel LLM calls (default: 8 remote, 1 local)")
+    enrich.add_argument("--no-wait", action="store_true", help=NO_WAIT_HELP)
     enrich.set_defaults(run=_enrich)
 
     recommend = commands.add_parser("recommend", help="replay one transcript through a pipeline")

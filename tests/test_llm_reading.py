@@ -167,3 +167,22 @@ def test_the_prompt_head_never_changes_and_stays_short(matcher):
 
     schema = json.dumps(Reading.model_json_schema(), separators=(",", ":"))
     assert len(get_tokenizer()(one[0].content + schema + one[1].content)) < 800
+
+
+def test_the_local_backend_reads_under_the_grammar_with_the_fixed_head_first(matcher):
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[local]')")
+    from test_local_llm import scripted_llm
+
+    reply = json.dumps({**EMPTY, "disliked": ["Halloween (2007)"], "avoid_genres": ["Animation"], "ages": [5, 10]})
+    llm, fake = scripted_llm(reply, '{"loved": ["Heat (1995)"], "disl')
+    reader = LLMReader(llm, matcher, latest_year=2016)
+    first = asyncio.run(reader.aread(Preferences(), "I do not like the Halloween (2007) movies, nothing animated "
+                                                    "for my 5 and 10 year olds"))
+    second = asyncio.run(reader.aread(first.preferences, "I loved Heat (1995)"))
+    assert fake.grammars == [True, True]
+    assert first.used_llm and first.preferences.avoid_genres == ("Animation",) and first.preferences.ages == (5, 10)
+    assert not first.preferences.loved and "Halloween (2007)" in first.preferences.unresolved
+    assert not second.used_llm and "does not fit Reading" in second.error  # cut-off JSON: the rules read it
+    assert [m.title for m in second.preferences.loved] == ["Heat (1995)"] and second.preferences.ages == (5, 10)
+    head = fake.prompts[0].split("Message: ")[0]
+    assert fake.prompts[1].startswith(head) and '"avoid_genres"' in head  # instructions and schema, then the turn

@@ -16,9 +16,10 @@ says why, so the caller can log it; nothing of the state is lost.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Annotated, Any, Iterable, Literal
+from typing import Annotated, Any, Callable, Iterable, Literal
 
 from llama_index.core.bridge.pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from llama_index.core.llms import LLM, ChatMessage
@@ -26,6 +27,7 @@ from llama_index.core.prompts import ChatPromptTemplate
 from rapidfuzz import fuzz
 
 from index.catalog import Movie
+from index.errors import UserError
 from index.matching import TitleMatcher
 from index.titles import normalize, split_year
 from tools.preferences import GENRES, MOODS, Preferences
@@ -36,6 +38,7 @@ MAX_TOKENS = 256  # a full reading is under 150 tokens; the cap stops a model th
 IN_MESSAGE_SCORE = 85.0  # a title counts as written in the message above this partial-ratio score
 MAX_AGE = 17
 AUDIENCES = ("kids", "family", "date", "adults")
+log = logging.getLogger("movierec.reading")
 
 Genre = StrEnum("Genre", {g: g for g in dict.fromkeys(GENRES.values())})
 Mood = StrEnum("Mood", {m: m for m in MOODS})
@@ -147,12 +150,23 @@ class LLMReader:
 
     def read(self, prefs: Preferences, text: str) -> Preferences:
         """The synchronous form, for scripts: `(prefs, text) -> Preferences`, as the reading check calls it."""
-        return asyncio.run(self.aread(prefs, text)).preferences
+        outcome = asyncio.run(self.aread(prefs, text))
+        if outcome.error:
+            log.warning("the LLM could not read %r, the rules did (%s)", text[:60], outcome.error)
+        return outcome.preferences
 
     def prompt_args(self, text: str, suggested: tuple[Movie, ...] = ()) -> dict[str, str]:
         draft = draft_reading(Preferences().update(text, self.matcher, self.latest_year))
         context = f"Just suggested: {'; '.join(m.title for m in suggested)}\n" if suggested else ""
         return {"context": context, "message": text.strip(), "draft": draft.model_dump_json(exclude_defaults=True)}
+
+
+def workspace_reader(workspace) -> Callable[[Preferences, str], Preferences]:
+    """The reader of the reading check (`python -m eval.redial reading --reader llm`): the workspace's LLM."""
+    if workspace.backend.llm is None:
+        raise UserError("the llm reader needs an LLM backend: --llm local, openai or openai-like")
+    latest = max(m.year or 0 for m in workspace.catalog)
+    return LLMReader(workspace.backend.llm, TitleMatcher(workspace.catalog), latest).read
 
 
 def draft_reading(turn: Preferences) -> Reading:

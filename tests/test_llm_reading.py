@@ -84,14 +84,16 @@ def test_a_valid_reading_fills_the_preferences(matcher):
     assert f"Message: {text}" in user and "Draft: {" in user  # the rules' reading, to correct
 
 
-def test_a_film_of_another_year_stays_unresolved_and_is_not_loved(matcher):
-    # The catalog has only the 1978 Halloween; the person means the 2007 one, and does not like it.
-    llm, _ = scripted({"disliked": ["Halloween (2007)"], "genres": ["Horror"]})
+@pytest.mark.parametrize("said", ["Halloween (2007)", "Halloween (1978)", "Halloween"])
+def test_a_film_of_another_year_stays_unresolved_and_is_not_loved(matcher, said):
+    # The catalog has only the 1978 Halloween; the person means the 2007 one, and does not like it. A model
+    # that copies the draft's catalog title, or drops the year, still names the person's film.
+    llm, _ = scripted({"disliked": [said], "genres": ["Horror"]})
     [outcome] = read(llm, matcher, "I just do not really like the Halloween (2007) movies")
     prefs = outcome.preferences
     assert outcome.used_llm
     assert prefs.loved == () and prefs.disliked == () and prefs.seen == ()
-    assert "Halloween (2007)" in prefs.unresolved
+    assert prefs.unresolved == ("Halloween (2007)",)
 
 
 @pytest.mark.parametrize("reply", ["loved: Heat, tense", '{"loved": "Heat (1995)", "ages": "twelve"}'])

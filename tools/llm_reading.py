@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Annotated, Any, Callable, Iterable, Literal
@@ -191,11 +192,11 @@ def apply_reading(before: Preferences, ruled: Preferences, reading: Reading, mat
     def films(names: list[str]) -> list[Movie]:
         found = []
         for name in names:
-            movie, problem = resolve_title(name, matcher, text, suggested)
+            movie, problem, written = resolve_title(name, matcher, text, suggested)
             if movie is not None:
                 found.append(movie)
             elif problem == "not in the catalog":
-                unresolved.append(name.strip())
+                unresolved.append(written)
             else:
                 dropped.append(f"{name!r}: {problem}")
         return found
@@ -229,19 +230,24 @@ def apply_reading(before: Preferences, ruled: Preferences, reading: Reading, mat
 
 
 def resolve_title(name: str, matcher: TitleMatcher, text: str,
-                  suggested: tuple[Movie, ...] = ()) -> tuple[Movie | None, str | None]:
-    """(the catalog film `name` means, None) or (None, why not): "not in the catalog", "not in the message"."""
+                  suggested: tuple[Movie, ...] = ()) -> tuple[Movie | None, str | None, str]:
+    """(the catalog film `name` means or None, why not, the name as the person wrote it).
+
+    Why not: "not in the message" (the LLM made it up) or "not in the catalog"."""
     bare, year = split_year(name)
     for movie in suggested:  # "I loved that one" may name a film the assistant suggested
         if normalize(bare) in {normalize(movie.name), *(normalize(a) for a in movie.aliases)} \
                 and year in (None, movie.year):
-            return movie, None
+            return movie, None, name.strip()
     if not bare.strip() or fuzz.partial_ratio(normalize(bare), normalize(text)) < IN_MESSAGE_SCORE:
-        return None, "not in the message"
+        return None, "not in the message", name.strip()
+    if written := re.search(rf"{re.escape(bare.strip())}\s*\((\d{{4}})\)", text, re.IGNORECASE):
+        year = int(written.group(1))  # the person's year, not one copied from the draft's catalog title
+        name = f"{text[written.start():written.start(1) - 1].strip()} ({year})"
     hit = matcher.match(name)
     if hit is None or (year is not None and hit.movie.year is not None and hit.movie.year != year):
-        return None, "not in the catalog"  # another year is another film: "Halloween (2007)" is not 1978's
-    return hit.movie, None
+        return None, "not in the catalog", name.strip()  # another year, another film: Halloween (2007) is not 1978's
+    return hit.movie, None, name.strip()
 
 
 def _with_era(prefs: Preferences, ruled: Preferences, reading: Reading,

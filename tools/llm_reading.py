@@ -70,7 +70,7 @@ def _audience(value: Any) -> Any:
 
 # Required, so an empty object (what a garbled tool call comes back as) is no reading at all.
 Titles = Annotated[list[str], Field(max_length=8)]
-Genres = Annotated[list[Genre], _known(Genre)]
+Genres = Annotated[list[Genre], _known(Genre), Field(max_length=6)]  # bounded: a small model may repeat one
 
 
 def _compact_schema(schema: dict[str, Any]) -> None:
@@ -92,13 +92,13 @@ class Reading(BaseModel):
     seen: Titles
     genres: Genres
     avoid_genres: Genres
-    moods: Annotated[list[Mood], _known(Mood), Field(default_factory=list)]
+    moods: Annotated[list[Mood], _known(Mood), Field(default_factory=list, max_length=4)]
     keywords: Annotated[list[str], Field(default_factory=list, max_length=6)]
     year_min: int | None = None
     year_max: int | None = None
     era: str | None = None
     audience: Annotated[Literal["kids", "family", "date", "adults"] | None, BeforeValidator(_audience)] = None
-    ages: Annotated[list[int], BeforeValidator(_child_ages), Field(default_factory=list)]
+    ages: Annotated[list[int], BeforeValidator(_child_ages), Field(default_factory=list, max_length=6)]
     subtitles: bool | None = None
     languages: list[str] = Field(default_factory=list)
     last_suggestion: Literal["more like it", "not like it"] | None = None

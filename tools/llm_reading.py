@@ -34,7 +34,8 @@ from index.titles import normalize, split_year
 from tools.preferences import GENRES, MOODS, Preferences
 
 PROMPT_VERSION = "reading-v1"
-READ_TIMEOUT = 90.0  # seconds; the local 1.5B model on 2 busy cores takes 10-40 s
+READ_TIMEOUT = 90.0  # seconds, in the chat; the local 1.5B model on 2 busy cores takes 10-40 s
+CHECK_TIMEOUT = 900.0  # in the reading check, which measures reading, not the machine's load
 MAX_TOKENS = 256  # a full reading is under 150 tokens; the cap stops a model that repeats itself
 IN_MESSAGE_SCORE = 85.0  # a title counts as written in the message above this partial-ratio score
 MAX_AGE = 17
@@ -167,7 +168,7 @@ def workspace_reader(workspace) -> Callable[[Preferences, str], Preferences]:
     if workspace.backend.llm is None:
         raise UserError("the llm reader needs an LLM backend: --llm local, openai or openai-like")
     latest = max(m.year or 0 for m in workspace.catalog)
-    return LLMReader(workspace.backend.llm, TitleMatcher(workspace.catalog), latest).read
+    return LLMReader(workspace.backend.llm, TitleMatcher(workspace.catalog), latest, timeout=CHECK_TIMEOUT).read
 
 
 def draft_reading(turn: Preferences) -> Reading:

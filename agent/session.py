@@ -1,14 +1,16 @@
 """One conversation: the input guard, the FunctionAgent with this session's Memory, the output guard.
 
 Every user turn is screened first; a flagged turn gets a polite answer and never reaches the agent. The
-rules read the preference signals from the turn, then the agent (or, with no LLM, the deterministic
-dialogue) answers. Whatever the LLM writes passes the output guard before anyone sees it, streamed or not:
+LLM reads the preference signals from the turn, correcting the rules' draft (with no LLM, or when that
+reading fails, the rules' reading stands; a failure is logged, not shown), then the agent (or, with no LLM,
+the deterministic dialogue) answers. Whatever the LLM writes passes the output guard before anyone sees it, streamed or not:
 only catalog movies that a tool returned in this session (or that the person named) survive.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from typing import AsyncIterator
 
@@ -22,12 +24,14 @@ from agent.prompts import system_prompt
 from agent.usage import Usage, metered
 from index.recommendation import Recommendation
 from index.store import ENRICHED
+from tools.llm_reading import LLMReader
 from tools.registry import bind_tools
 from tools.search import MIN_SIGNALS, recommend, render
 from tools.services import MovieServices
 from tools.session import ToolSession
 
 TURN_TIMEOUT = 300.0
+log = logging.getLogger("movierec.agent")
 
 
 @dataclass
@@ -40,6 +44,8 @@ class Reply:
     usage: Usage = field(default_factory=Usage)
     error: str | None = None
     tool_calls: list[str] = field(default_factory=list)  # the tools the agent called, in order
+    reading: str = "rules"  # who read the turn's preferences: "llm", or "rules" (no LLM, or it failed)
+    reading_error: str | None = None  # why the LLM's reading was not used
 
 
 class ChatSession:
@@ -81,14 +87,15 @@ class ChatSession:
                 return
             text = verdict.text
             before = self.tools.preferences
-            await asyncio.to_thread(self.tools.note_user_turn, text)  # fuzzy title matching: off the event loop
             shown_before = len(self.tools.shown)
             with metered() as usage:
                 if self.llm is None:
+                    await asyncio.to_thread(self.tools.note_user_turn, text)  # fuzzy title matching: off the loop
                     answer = await rule_based_reply(self.tools, text, changed=self.tools.preferences != before)
                     reply = Reply(f"{answer}\n\n{NO_LLM_NOTE}" if not self.replies else answer)
                 else:
                     reply = Reply("")
+                    await self._read_turn(text, reply)
                     async for partial in self._agent_turn(text, reply):
                         yield partial
             checked = self._guard(reply.text)
@@ -98,6 +105,16 @@ class ChatSession:
                                                    for s in self.tools.searches[-1:] if reply.recommendations)
             self.replies.append(reply)
             yield reply.text
+
+    async def _read_turn(self, text: str, reply: Reply) -> None:
+        reader = LLMReader(self.llm, self.services.matcher, self.services.latest_year)
+        outcome = await self.tools.read_user_turn(text, reader)
+        reply.reading = "llm" if outcome.used_llm else "rules"
+        reply.reading_error = outcome.error
+        if outcome.error:
+            log.warning("session %s: the LLM could not read the turn, the rules did (%s)", self.id, outcome.error)
+        elif outcome.dropped:
+            log.info("session %s: dropped from the LLM's reading: %s", self.id, "; ".join(outcome.dropped))
 
     async def _agent_turn(self, text: str, reply: Reply) -> AsyncIterator[str]:
         agent = FunctionAgent(tools=bind_tools(self.tools), llm=self.llm,

@@ -6,6 +6,8 @@
     enriched+rerank  the agent's tool path: a ToolSession fed the turns, `tools.search.recommend` (fused
                      candidates -> JustifiedRerank); top 10 = its answer, then its answer to "more"
                      (alias: fused+rerank); candidates = those 10, then the first search's fused 50
+    llm-read+rerank  the same with each turn read by the LLM (tools/llm_reading.py), as the chat does when
+                     an LLM is active; needs one (--llm)
     fused            all signals with the tuned weights, no rerank
     content, knn, genre, prior
                      one signal alone under the same hard conditions (prior = the popularity signal);
@@ -34,6 +36,7 @@ from index.store import BASELINE, ENRICHED, collection_metadata
 from index.workspace import Workspace
 from tools.candidates import SIGNALS, FusionWeights
 from tools.preferences import Preferences
+from tools.llm_reading import LLMReader
 from tools.search import request_from, recommend
 from tools.services import MovieServices
 from tools.session import ToolSession
@@ -158,14 +161,20 @@ class DenseRetrieval:
 @dataclass(frozen=True)
 class AgentToolPath:
     collection: str | None = None  # None: the agent's collection (EvalContext.tool_collection)
+    llm_reading: bool = False  # read the turns with the LLM, as the chat does, instead of the rules
 
     def run(self, ctx: EvalContext, conversation: Conversation) -> Ranking:
         collection = self.collection or ctx.tool_collection
         session = ToolSession(ctx.services, collection=collection)
-        for turn in conversation.turns:
-            session.note_user_turn(turn)
+        services = ctx.services
+        reader = LLMReader(services.reranker.llm, services.matcher, services.latest_year) if self.llm_reading else None
 
         async def first_and_more():
+            for turn in conversation.turns:
+                if reader is None:
+                    session.note_user_turn(turn)
+                else:
+                    await session.read_user_turn(turn, reader)
             return [await recommend(session), await recommend(session)]
 
         results = asyncio.run(first_and_more())
@@ -238,6 +247,7 @@ PIPELINES: dict[str, Pipeline] = {
     "baseline": DenseRetrieval(BASELINE),
     "enriched": DenseRetrieval(ENRICHED),
     "enriched+rerank": AgentToolPath(),
+    "llm-read+rerank": AgentToolPath(llm_reading=True),
     "fused": SignalFusion(),
     "content": only("content"),
     "knn": only("knn"),
@@ -262,6 +272,8 @@ def resolve(names: list[str] | None, ctx: EvalContext) -> tuple[list[str], dict[
         pipeline = PIPELINES[name]
         if isinstance(pipeline, External) and not pipeline.available:
             skipped[name] = f"{pipeline.target} is not available yet"
+        elif isinstance(pipeline, AgentToolPath) and pipeline.llm_reading and ctx.services.reranker.llm is None:
+            skipped[name] = "reading the turns with an LLM needs an LLM backend (--llm)"
         elif isinstance(pipeline, DenseRetrieval) and not collection_built(ctx.workspace, pipeline.collection):
             skipped[name] = f"the {pipeline.collection!r} collection is not built"
         else:

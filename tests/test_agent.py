@@ -19,10 +19,13 @@ from tools.services import MovieServices
 class Script:
     """Plays the LLM: each chat call gets the next scripted step (text, or a tool call) and is recorded.
 
-    Structured predictions (the reranker's) are answered by `picks`, a function of the candidate ids."""
+    Structured predictions are answered apart from the steps: the reranker's by `picks`, a function of the
+    candidate ids; the reading of each turn (tools/llm_reading.py) by `reading`, a function of the message
+    and the rules' draft (default: the draft as it is)."""
 
-    def __init__(self, *steps, picks=None):
+    def __init__(self, *steps, picks=None, reading=None):
         self.steps, self.calls, self.picks = list(steps), [], picks
+        self.reading = reading or (lambda message, draft: draft)
 
     def __call__(self, messages, **kwargs):
         tools = [t.metadata.name for t in kwargs.get("tools", [])]
@@ -32,13 +35,16 @@ class Script:
                    and line.split(" | ")[0].isdigit()]
             chosen = self.picks(ids) if self.picks else ids[:5]
             return _tool_call("Picks", {"picks": [{"id": i, "reason": f"Scripted reason for {i}."} for i in chosen]})
+        if tools == ["Reading"]:
+            message, draft = messages[-1].content.split("Message: ", 1)[1].split("\nDraft: ", 1)
+            return _tool_call("Reading", self.reading(message, json.loads(draft)))
         step = self.steps.pop(0)
         if isinstance(step, tuple):
             return _tool_call(*step)
         return ChatMessage(role="assistant", content=step)
 
     def agent_calls(self):
-        return [messages for messages, tools in self.calls if tools != ["Picks"]]
+        return [messages for messages, tools in self.calls if tools not in (["Picks"], ["Reading"])]
 
 
 def _tool_call(name, kwargs):
@@ -74,7 +80,7 @@ def test_the_agent_asks_before_it_recommends(workspace):
     assert not second.recommendations
     assert len(third.recommendations) == 5
     assert third.text.count("**") == 10 and "Scripted reason" in third.text
-    assert third.usage.calls == 2  # the agent's tool call and the rerank; search_movies answers directly
+    assert third.usage.calls == 3  # reading the turn, the agent's tool call, the rerank (search_movies answers)
     assert first.tool_calls == ["search_movies"] and second.tool_calls == [] and third.tool_calls == ["search_movies"]
 
 
@@ -187,3 +193,27 @@ def test_a_small_context_window_gets_fewer_candidates_and_a_shorter_memory(works
     services = MovieServices.from_workspace(ws)
     assert services.reranker.max_candidates == candidates
     assert ChatSession(services, "w").memory.token_limit == memory
+
+
+def test_the_llm_reads_each_turn_and_its_corrections_win(workspace):
+    def reading(message, draft):
+        return {**draft, "loved": [], "disliked": ["Heat (1995)"], "audience": "adults"}
+    script = Script("Which era do you like?", reading=reading)
+    session = session_with(workspace, script)
+    reply = asyncio.run(session.send("I just do not really like Heat (1995), too long"))
+    assert reply.reading == "llm" and reply.reading_error is None
+    prefs = session.preferences
+    assert [m.title for m in prefs.disliked] == ["Heat (1995)"] and not prefs.loved and prefs.audience == "adults"
+    assert reply.text == "Which era do you like?"
+
+
+def test_a_reading_that_fails_leaves_the_rules_reading_and_says_nothing(workspace, caplog):
+    script = Script("Which era do you like?", "Here you go.", reading=lambda message, draft: "not json {")
+    session = session_with(workspace, script)
+    first, second = run(session, "I loved Heat (1995), something tense", "the 90s")
+    assert first.reading == second.reading == "rules" and first.reading_error
+    assert first.text == "Which era do you like?" and not first.fallback and first.error is None  # nothing alarming
+    assert len(second.recommendations) == 5 and "unavailable" not in second.text  # three signals: it recommends
+    prefs = session.preferences
+    assert [m.title for m in prefs.loved] == ["Heat (1995)"] and prefs.moods == ("tense",) and prefs.era
+    assert "could not read the turn" in caplog.text

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from index.catalog import Movie
 from index.recommendation import Recommendation
 from index.store import ENRICHED
+from tools.llm_reading import LLMReader, ReadOutcome
 from tools.preferences import Preferences
 from tools.rerank import RerankOutcome
 from tools.services import MovieServices
@@ -32,6 +33,13 @@ class ToolSession:
 
     def note_user_turn(self, text: str) -> None:
         self.preferences = self.preferences.update(text, self.services.matcher, self.services.latest_year)
+
+    async def read_user_turn(self, text: str, reader: LLMReader) -> ReadOutcome:
+        """The turn read by the LLM (the rules' reading when it fails), next to the films last suggested."""
+        last = self.searches[-1].recommendations if self.searches else []
+        outcome = await reader.aread(self.preferences, text, [self.services.catalog[r.movie_id] for r in last])
+        self.preferences = outcome.preferences
+        return outcome
 
     def remember(self, movies) -> None:
         for movie in movies:

@@ -9,7 +9,7 @@ from llama_index.core.llms import ChatMessage, MessageRole
 from llama_index.core.llms.mock import MockFunctionCallingLLM
 
 from agent.session import ChatSession, SessionStore
-from index.backends import Backend
+from index.llm.backends import Backend
 from index.build import build_baseline
 from index.store import BASELINE
 from index.workspace import Workspace

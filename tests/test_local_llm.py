@@ -14,18 +14,10 @@ from llama_index.core.memory import Memory
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.tools import FunctionTool
 
-from index.local_llm import (
-    RESULTS_REMINDER,
-    TOOL_REMINDER,
-    LocalLLMError,
-    LocalLlamaCPP,
-    MalformedOutputError,
-    ParsedCall,
-    _Holdback,
-    call_schema,
-    parse_reply,
-    render_messages,
-)
+from index.llm.errors import LocalLLMError, MalformedOutputError
+from index.llm.local import LocalLlamaCPP
+from index.llm.rendering import RESULTS_REMINDER, TOOL_REMINDER, render_messages
+from index.llm.toolcalls import Holdback, ParsedCall, call_schema, parse_reply
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[local]')")
 from llama_cpp.llama_chat_format import CHATML_CHAT_TEMPLATE  # noqa: E402
@@ -198,10 +190,10 @@ def test_the_newest_user_turn_carries_the_reminder_only_when_tools_are_offered()
 
 
 def test_holdback_never_shows_a_tool_call_even_when_the_tag_arrives_in_pieces():
-    holdback = _Holdback()
+    holdback = Holdback()
     shown = "".join(holdback.feed(p) for p in ["Sure, checking.", "\n<to", "ol_c", 'all>\n{"name": "x"}'])
     assert shown == "Sure, checking.\n" and holdback.pending.startswith("<tool_call>")
-    bare = _Holdback()
+    bare = Holdback()
     assert "".join(bare.feed(p) for p in ["  ", '{"na', 'me": 1}']) == "" and bare.text == '  {"name": 1}'
 
 

@@ -11,7 +11,7 @@ Checked against `python -m llama_cpp.server` 0.3.36, with the GGUF's chat templa
 So a multi-turn FunctionAgent fails on the second request of its first turn.
 
 With quirks on, this class uses the server as a plain chat endpoint and handles tools itself, the same way as
-the in-process model (index/local_llm.py): tools described in the system turn, calls and results written as
+the in-process model (index/llm/local.py): tools described in the system turn, calls and results written as
 text, forced calls and structured output constrained by `json_object` + `schema`. With quirks off it is
 `OpenAILike` unchanged, native tool calling included (OpenAI, vLLM, Ollama, llama.cpp's C++ llama-server).
 
@@ -36,17 +36,9 @@ from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.prompts import BasePromptTemplate
 from llama_index.llms.openai_like import OpenAILike
 
-from index.local_llm import (
-    TOOL_REMINDER,
-    Model,
-    Turn,
-    aschema_predict,
-    assistant_turn,
-    iterate_in_thread,
-    last_response,
-    run_in_thread,
-    schema_predict,
-)
+from index.llm.rendering import TOOL_REMINDER
+from index.llm.structured import Model, aschema_predict, schema_predict
+from index.llm.turns import Turn, assistant_turn, iterate_in_thread, last_response, run_in_thread
 
 QUIRKS_ENV = "MOVIEREC_LLM_QUIRKS"
 LLAMA_CPP_PYTHON = "llama-cpp-python"

@@ -104,7 +104,8 @@ def test_memory_carries_across_turns_and_sessions_are_isolated(workspace):
     run(b, "hello there")
     run(a, "the 70s")
     second_turn = [m.content for m in script_a.agent_calls()[1]]
-    assert "I want a heist film" in second_turn and "Which era?" in second_turn and "the 70s" in second_turn
+    said = [m.split("\n\n[Known so far:")[0] for m in second_turn]  # each message carries the known signals
+    assert "I want a heist film" in said and "Which era?" in said and "the 70s" in said
     bob_saw = " ".join(str(m.content) for m in script_b.agent_calls()[0])
     assert "heist" not in bob_saw and "hello there" in bob_saw
     assert store.get("alice") is a and a.preferences.era and not b.preferences.era

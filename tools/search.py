@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from llama_index.core.schema import NodeWithScore, TextNode
 
-from index.recommendation import Recommendation, render_list
+from index.recommendation import FIVE_PICKS, Recommendation, render_list
 from tools.candidates import Candidate, SearchRequest
 from tools.preferences import GENRES, MOODS, Preferences
 from tools.reasons import evidence_reason
@@ -49,13 +49,20 @@ async def recommend(session: ToolSession, query: str = "", year_min: int | None 
     request = request_from(session.preferences, services.latest_year, query, year_min, year_max, genres,
                            excluded + shown)
     candidates = services.generator(session.collection).generate(request, k=CANDIDATES)
-    outcome = await services.reranker.arerank(_nodes(candidates, request), _conversation(session.preferences))
     by_id = {c.movie.movie_id: c.movie for c in candidates}
-    recommendations = [
-        Recommendation(movie_id=(mid := int(n.node.metadata["movie_id"])), title=by_id[mid].title,
-                       year=by_id[mid].year, reason=n.node.metadata["reason"], genres=by_id[mid].genres)
-        for n in outcome.nodes
-    ]
+
+    def recommendation(node: NodeWithScore) -> Recommendation:
+        movie = by_id[int(node.node.metadata["movie_id"])]
+        return Recommendation(movie_id=movie.movie_id, title=movie.title, year=movie.year,
+                              reason=node.node.metadata["reason"], genres=movie.genres)
+
+    def show(node: NodeWithScore) -> None:  # a pick streamed before the others are written
+        session.remember([by_id[int(node.node.metadata["movie_id"])]])
+        session.on_pick(recommendation(node))
+
+    outcome = await services.reranker.arerank(_nodes(candidates, request), _conversation(session.preferences),
+                                              on_pick=show if session.on_pick else None)
+    recommendations = [recommendation(n) for n in outcome.nodes]
     session.remember(by_id[r.movie_id] for r in recommendations)
     session.shown.extend(recommendations)
     result = SearchResult(recommendations, outcome, request.text, len(candidates))
@@ -81,6 +88,11 @@ async def search_movies(session: ToolSession, query: str, year_min: int | None =
         return f"Before I pick, one more thing: {next_question(missing[0])}"
     result = await recommend(session, query, year_min, year_max, genres, exclude)
     return render(result)
+
+
+def render_draft(picks: list[Recommendation]) -> str:
+    """The picks streamed so far, laid out as the first lines of the list `render` shows in the end."""
+    return render_list(picks, header=FIVE_PICKS)
 
 
 def render(result: SearchResult) -> str:
@@ -127,6 +139,6 @@ def _nodes(candidates: list[Candidate], request: SearchRequest) -> list[NodeWith
     nodes = []
     for c in candidates:
         meta = {"movie_id": c.movie.movie_id, "title": c.movie.title, "genres": "|".join(c.movie.genres),
-                "evidence_reason": evidence_reason(c, request)}
+                "evidence_reason": evidence_reason(c, request), "fans_of": ", ".join(c.because_of[:2])}
         nodes.append(NodeWithScore(node=TextNode(id_=str(c.movie.movie_id), text=c.text, metadata=meta), score=c.score))
     return nodes

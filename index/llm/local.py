@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Iterator, Sequence, Type
+from typing import Any, AsyncIterator, Iterator, Sequence, Type
 
 from llama_index.core.base.llms.generic_utils import (
     achat_to_completion_decorator,
@@ -36,13 +36,15 @@ from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.program.utils import FlexibleModel
 from llama_index.core.prompts import BasePromptTemplate
 from llama_index.core.types import PydanticProgramMode
 
 from index.llm.errors import MalformedOutputError
+from index.llm.prompt_cache import MAX_HEADS
 from index.llm.rendering import TOOL_REMINDER, tool_specs
 from index.llm.runtime import LlamaRuntime
-from index.llm.structured import Model, aschema_predict, schema_predict
+from index.llm.structured import Model, aschema_predict, astream_schema_predict, schema_predict
 from index.llm.toolcalls import tool_arguments
 from index.llm.turns import Turn, assistant_turn, iterate_in_thread, last_response, run_in_thread
 
@@ -66,18 +68,25 @@ class LocalLlamaCPP(FunctionCallingLLM):
                                              description="re-ask with a grammar when a written call does not parse")
     tool_reminder: str | None = Field(default=TOOL_REMINDER,
                                       description="appended to the newest user turn when tools are offered")
+    prompt_heads: int = Field(default=MAX_HEADS, ge=0,
+                              description="llama.cpp states kept, one per prompt head (system turn); 0: none")
 
     _runtime: LlamaRuntime = PrivateAttr()
 
     def __init__(self, model_path: str | Path, llama: Any = None, **kwargs: Any) -> None:
         """`llama`: an already loaded `llama_cpp.Llama` (or a stand-in in tests) instead of loading the file."""
         super().__init__(model_path=str(model_path), **kwargs)
-        self._runtime = (LlamaRuntime(llama) if llama is not None
-                         else LlamaRuntime.load(self.model_path, self.context_window, self.n_threads))
+        self._runtime = (LlamaRuntime(llama, self.prompt_heads) if llama is not None else
+                         LlamaRuntime.load(self.model_path, self.context_window, self.n_threads, self.prompt_heads))
 
     @classmethod
     def class_name(cls) -> str:
         return "LocalLlamaCPP"
+
+    @property
+    def streams_partial_json(self) -> bool:
+        """`astream_structured_predict` yields partial objects as the JSON is generated."""
+        return self.pydantic_program_mode == PydanticProgramMode.DEFAULT
 
     @property
     def metadata(self) -> LLMMetadata:
@@ -176,6 +185,14 @@ class LocalLlamaCPP(FunctionCallingLLM):
         if self.pydantic_program_mode != PydanticProgramMode.DEFAULT:
             return await super().astructured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
         return await aschema_predict(self, output_cls, prompt, llm_kwargs, prompt_args)
+
+    @dispatcher.span
+    async def astream_structured_predict(self, output_cls: Type[Model], prompt: BasePromptTemplate,
+                                         llm_kwargs: dict[str, Any] | None = None,
+                                         **prompt_args: Any) -> AsyncIterator[Model | FlexibleModel]:
+        if self.pydantic_program_mode != PydanticProgramMode.DEFAULT:
+            return await super().astream_structured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
+        return astream_schema_predict(self, output_cls, prompt, llm_kwargs, prompt_args)
 
     # -- generation ----------------------------------------------------------------------------------------
 

@@ -1,13 +1,17 @@
 """Structured output by JSON-schema constrained chat (llama.cpp's `json_object` + `schema`), then validated.
 
 The grammar fixes the shape; the schema, also given in the prompt, tells the model what each field means.
-Output that still does not fit the class raises `MalformedOutputError`.
+Output that still does not fit the class raises `MalformedOutputError`. Streamed, each piece of JSON so far
+is read as a partial object (LlamaIndex's `FlexibleModel`, unfinished strings left out) and the last one
+yielded is the validated output.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Type, TypeVar
+from typing import Any, AsyncIterator, Type, TypeVar
+
+import pydantic_core
 
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.bridge.pydantic import BaseModel, ValidationError
@@ -17,12 +21,14 @@ from llama_index.core.instrumentation.events.llm import (
     LLMStructuredPredictStartEvent,
 )
 from llama_index.core.llms.llm import LLM
+from llama_index.core.program.utils import FlexibleModel
 from llama_index.core.prompts import BasePromptTemplate
 
 from index.llm.errors import MalformedOutputError
 
 dispatcher = get_dispatcher(__name__)
 Model = TypeVar("Model", bound=BaseModel)
+
 
 def schema_predict(llm: LLM, output_cls: Type[Model], prompt: BasePromptTemplate,
                    llm_kwargs: dict[str, Any] | None, prompt_args: dict[str, Any]) -> Model:
@@ -43,6 +49,32 @@ async def aschema_predict(llm: LLM, output_cls: Type[Model], prompt: BasePromptT
     result = validate_output(output_cls, response.message.content or "")
     dispatcher.event(LLMStructuredPredictEndEvent(output=result))
     return result
+
+
+async def astream_schema_predict(llm: LLM, output_cls: Type[Model], prompt: BasePromptTemplate,
+                                 llm_kwargs: dict[str, Any] | None,
+                                 prompt_args: dict[str, Any]) -> AsyncIterator[Model | FlexibleModel]:
+    """Partial objects while the constrained JSON streams in, then the validated output."""
+    dispatcher.event(LLMStructuredPredictStartEvent(output_cls=output_cls, template=prompt, template_args=prompt_args))
+    stream = await llm.astream_chat(_structured_messages(llm, output_cls, prompt, prompt_args),
+                                    response_format=_json_format(output_cls), **(llm_kwargs or {}))
+    text = ""
+    async for response in stream:
+        text = response.message.content or ""
+        if response.delta and (partial := partial_output(text)) is not None:
+            yield partial
+    result = validate_output(output_cls, text)
+    dispatcher.event(LLMStructuredPredictEndEvent(output=result))
+    yield result
+
+
+def partial_output(text: str) -> FlexibleModel | None:
+    """The JSON object begun in `text`, without the string it is in the middle of (None before one starts)."""
+    try:
+        value = pydantic_core.from_json(text, allow_partial=True)
+    except ValueError:
+        return None
+    return FlexibleModel.model_validate(value) if isinstance(value, dict) else None
 
 
 def _json_format(output_cls: Type[BaseModel]) -> dict[str, Any]:

@@ -34,7 +34,9 @@ class Turn:
 
     options: dict[str, Any]
     cancel: threading.Event | None = None
-    usage: dict[str, int] = field(default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0})
+    # cached_tokens: prompt tokens llama.cpp did not evaluate again (OpenAI reports them the same way)
+    usage: dict[str, int] = field(default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0,
+                                                           "cached_tokens": 0})
     text: str = ""
 
     @property
@@ -57,7 +59,8 @@ class Turn:
         blocks: list[Any] = [TextBlock(text=self.text)]
         blocks += [ToolCallBlock(tool_call_id=f"call_{uuid.uuid4().hex[:12]}", tool_name=c.name,
                                  tool_kwargs=c.arguments) for c in calls]
-        usage = {**self.usage, "total_tokens": sum(self.usage.values())} if any(self.usage.values()) else {}
+        total = self.usage["prompt_tokens"] + self.usage["completion_tokens"]
+        usage = {**self.usage, "total_tokens": total} if total else {}
         return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks), delta="",
                             raw={"usage": usage} if usage else None, additional_kwargs=usage)
 

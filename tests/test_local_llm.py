@@ -1,9 +1,12 @@
 """LocalLlamaCPP without a model: reply parsing, prompt rendering, the tool-call turn logic, structured output,
-errors, streaming and cancellation, driven by a scripted stand-in for llama_cpp.Llama."""
+errors, streaming and cancellation, the prompt-head cache, driven by a scripted stand-in for llama_cpp.Llama."""
 
 import asyncio
 import json
 import threading
+from types import SimpleNamespace
+
+import numpy as np
 
 import pytest
 from llama_index.core.agent.workflow import FunctionAgent
@@ -36,6 +39,9 @@ class ScriptedLlama:
         self.prompts: list[str] = []
         self.grammars: list[bool] = []
         self.active = 0  # completions running at once; the model lock must keep this at 1
+        self.vocabulary: dict[str, int] = {}
+        self.input_ids, self.n_tokens, self.loads = np.zeros(0, dtype=np.intc), 0, 0
+        self.evaluated: list[int] = []  # prompt tokens each completion had to evaluate, as llama.cpp counts them
 
     def token_eos(self):
         return 2
@@ -48,12 +54,24 @@ class ScriptedLlama:
 
     def tokenize(self, text: bytes, add_bos=True, special=False):
         self.prompts.append(text.decode())
-        return list(range(len(text.split())))  # one "token" per word
+        return [self.vocabulary.setdefault(word, len(self.vocabulary)) for word in text.split()]  # a word a token
+
+    # what llama.cpp's KV cache holds, as Llama keeps it: input_ids[:n_tokens]
+    def save_state(self):
+        return SimpleNamespace(input_ids=self.input_ids.copy(), n_tokens=self.n_tokens, scores=np.zeros((4, 2)))
+
+    def load_state(self, state):
+        self.input_ids, self.n_tokens = state.input_ids.copy(), state.n_tokens
+        self.loads += 1
 
     def create_completion(self, prompt, stream=True, grammar=None, stop=(), max_tokens=16,
                           stopping_criteria=None, **options):
         self.grammars.append(grammar is not None)
         text = self.replies.pop(0)
+        held = list(self.input_ids[: self.n_tokens])
+        same = next((i for i, (a, b) in enumerate(zip(held, prompt)) if a != b), min(len(held), len(prompt)))
+        self.evaluated.append(len(prompt) - min(same, len(prompt) - 1))
+        self.input_ids, self.n_tokens = np.array(prompt, dtype=np.intc), len(prompt)
 
         def chunks():
             self.active += 1
@@ -367,3 +385,38 @@ async def test_function_agent_over_two_turns_sees_tool_results_in_its_prompt():
     # the second turn's first prompt carries the whole first turn, call and result included
     assert '{"name": "lookup_movie", "arguments": {"title": "Heat"}}' in fake.prompts[2]
     assert "Alien: directed by Zelda Okonkwo in 1987" in fake.prompts[3]
+
+
+# -- the prompt-head cache ---------------------------------------------------------------------------------
+
+def conversation(system: str, *user_turns: str) -> list[ChatMessage]:
+    return [ChatMessage(role="system", content=system), *(ChatMessage(role="user", content=u) for u in user_turns)]
+
+
+def test_a_second_prompt_with_the_same_head_evaluates_only_its_new_tokens():
+    llm, fake = scripted_llm("one", "two", "three")
+    llm.chat(conversation("You are the agent with a long fixed policy.", "first question"))
+    llm.chat(conversation("You rerank candidates with other fixed rules.", "candidates here"))
+    third = llm.chat(conversation("You are the agent with a long fixed policy.", "first question", "second"))
+    sent, cached = third.additional_kwargs["prompt_tokens"], third.additional_kwargs["cached_tokens"]
+    assert fake.loads == 1  # the agent's state came back after the rerank's prompt had replaced it
+    assert 0 < sent - cached == fake.evaluated[-1] < sent  # what was reported is what the model evaluated
+    assert sent - cached <= 4  # "second", the turn markers around it, and one token llama.cpp always redoes
+
+
+def test_a_state_of_another_head_is_not_loaded_and_heads_past_the_limit_are_dropped():
+    llm, fake = scripted_llm("a", "b", "c", "d", prompt_heads=1)
+    llm.chat(conversation("Head one.", "x"))
+    llm.chat(conversation("Head two.", "y"))
+    again = llm.chat(conversation("Head one.", "x"))  # head one's state was dropped for head two's
+    assert fake.loads == 0 and again.additional_kwargs["cached_tokens"] < again.additional_kwargs["prompt_tokens"] // 2
+
+
+async def test_structured_output_streams_partial_objects_then_the_validated_one():
+    text = '{"picks": [{"id": 7, "reason": "Tense."}, {"id": 9, "reason": "Dark."}]}'
+    llm, _ = scripted_llm(text)
+    partials = [p async for p in await llm.astream_structured_predict(Picks, PROMPT, mood="tense")]
+    assert partials[-1] == Picks(picks=[Pick(id=7, reason="Tense."), Pick(id=9, reason="Dark.")])
+    # a half-written reason is never shown: picks carry either no reason yet or the whole one
+    reasons = {p.get("reason") for partial in partials[:-1] for p in (getattr(partial, "picks", None) or []) if isinstance(p, dict)}
+    assert reasons <= {None, "Tense.", "Dark."} and len(partials) > 3

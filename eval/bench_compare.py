@@ -48,13 +48,21 @@ def bench_compare(args) -> int:
     transcripts = load_transcripts(args.transcripts)[: args.limit]
     versions = {"this": ROOT, "against": other}
     print(f"this: {ROOT}; against: {other}; llm: {args.llm}; transcripts: {len(transcripts)}", flush=True)
+    with Path(args.out).open("w") as out:
+        rows = interleaved(versions, transcripts, args, out)
+    print(summary(rows))
+    return 0
+
+
+def interleaved(versions: dict[str, Path], transcripts: list, args, out) -> list[dict]:
+    """Each transcript replayed by both versions, the first one first on even transcripts, last on odd ones."""
     rows: list[dict] = []
-    with tempfile.TemporaryDirectory(prefix="movierec-compare-") as work, Path(args.out).open("w") as out:
+    names = list(versions)
+    with tempfile.TemporaryDirectory(prefix="movierec-compare-") as work:
         for number, transcript in enumerate(transcripts):
             one = Path(work) / f"{transcript.id}.json"
             save_transcripts([transcript], one)
-            order = ["this", "against"] if number % 2 == 0 else ["against", "this"]
-            for version in order:
+            for version in names if number % 2 == 0 else names[::-1]:
                 for row in replay(versions[version], one, args, Path(work) / f"{version}.jsonl"):
                     row["version"] = version
                     rows.append(row)
@@ -62,9 +70,8 @@ def bench_compare(args) -> int:
                 out.flush()
             print(f"{transcript.id}: " + "; ".join(
                 f"{v} {sum(r['seconds'] for r in rows if r['id'] == transcript.id and r['version'] == v):.0f} s"
-                for v in versions), flush=True)
-    print(summary(rows))
-    return 0
+                for v in names), flush=True)
+    return rows
 
 
 def replay(root: Path, transcripts: Path, args, out: Path) -> list[dict]:
@@ -82,10 +89,12 @@ def replay(root: Path, transcripts: Path, args, out: Path) -> list[dict]:
 
 def measure(row: dict, key: str) -> float | None:
     """A row's value for `key`, with what an older version that lacks it means by it."""
+    if key == "first_pick_seconds" and row["kind"] != "recommending":
+        return None
     value = row.get(key)
     if value is not None:
         return value
-    if key == "first_pick_seconds" and row["kind"] == "recommending":
+    if key == "first_pick_seconds":
         return row["seconds"]  # picks all shown when the turn ends
     if key == "tokens_evaluated":
         return row.get("tokens_in")  # no reuse reported: all of it evaluated

@@ -159,6 +159,7 @@ def test_smollm2_a_second_prompt_with_the_same_head_evaluates_only_its_new_token
     assert rerank_evaluated > 60  # the other head really replaced the model's state in between
     assert cached > 80 and evaluated == sent - cached < 20  # llama.cpp's own count: only the new turn
     fresh = LocalLlamaCPP(model_path=smollm2_gguf, temperature=0.0, max_new_tokens=8, prompt_heads=0)
-    again = fresh.chat([ChatMessage(role="system", content=agent), ChatMessage(role="user", content="I want something tense"),
+    again = fresh.chat([ChatMessage(role="system", content=agent),
+                        ChatMessage(role="user", content="I want something tense"),
                         ChatMessage(role="user", content="from the 90s")])
     assert again.message.content == reply.message.content  # the restored state answers as a cold model does

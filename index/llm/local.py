@@ -202,7 +202,8 @@ class LocalLlamaCPP(FunctionCallingLLM):
         return assistant_turn(messages, kwargs, self._generate, Turn(options, cancel),
                               reminder=self.tool_reminder, retry=self.retry_malformed_tool_calls)
 
-    def _generate(self, prompt: list[dict[str, str]], turn: Turn, schema: dict[str, Any] | None = None) -> Iterator[str]:
+    def _generate(self, prompt: list[dict[str, str]], turn: Turn,
+                  schema: dict[str, Any] | None = None) -> Iterator[str]:
         return self._runtime.generate(prompt, turn, schema, context_window=self.context_window,
                                       max_tokens=self.max_new_tokens, temperature=self.temperature)
 

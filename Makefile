@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # llama-cpp-python has no wheel on PyPI: it compiles once (about 4 minutes on 2 cores). Never with -march=native:
 # a native build picked up AMX on one machine and segfaulted on the first token. On x86-64 it targets AVX2/FMA/F16C
-# (every such CPU since 2013-2015; SSE4.2 only on a CPU without AVX2), never AVX-512 or AMX; index/selfcheck.py
+# (every such CPU since 2013-2015; SSE4.2 only on a CPU without AVX2), never AVX-512 or AMX; index/llm/selfcheck.py
 # says in one line when it still cannot run. The wheel is kept in a folder named after its flags, because pip's
 # own cache would hand back a wheel built with other flags.
 LLAMA_VERSION := $(shell grep -o 'llama-cpp-python\[server\]==[0-9.]*' pyproject.toml | cut -d= -f3)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import AsyncIterator
 
@@ -20,13 +21,14 @@ from llama_index.core.memory import Memory
 
 from agent.dialogue import NO_LLM_NOTE, rule_based_reply
 from agent.guards import check_output, screen_input
-from agent.prompts import system_prompt
+from agent.picks import once, with_picks
+from agent.prompts import SYSTEM_PROMPT, with_known
 from agent.usage import Usage, metered
 from index.recommendation import Recommendation
 from index.store import ENRICHED
 from tools.llm_reading import LLMReader
 from tools.registry import bind_tools
-from tools.search import MIN_SIGNALS, recommend, render
+from tools.search import MIN_SIGNALS, recommend, render, render_draft
 from tools.services import MovieServices
 from tools.session import ToolSession
 
@@ -46,6 +48,7 @@ class Reply:
     tool_calls: list[str] = field(default_factory=list)  # the tools the agent called, in order
     reading: str = "rules"  # who read the turn's preferences: "llm", or "rules" (no LLM, or it failed)
     reading_error: str | None = None  # why the LLM's reading was not used
+    first_pick_seconds: float | None = None  # from the turn's start until its first film was on screen
 
 
 class ChatSession:
@@ -86,6 +89,7 @@ class ChatSession:
                 yield verdict.reply
                 return
             text = verdict.text
+            started = time.perf_counter()
             before = self.tools.preferences
             shown_before = len(self.tools.shown)
             with metered() as usage:
@@ -96,7 +100,7 @@ class ChatSession:
                 else:
                     reply = Reply("")
                     await self._read_turn(text, reply)
-                    async for partial in self._agent_turn(text, reply):
+                    async for partial in self._agent_turn(text, reply, started):
                         yield partial
             checked = self._guard(reply.text)
             reply.text, reply.removed, reply.usage = checked.text, checked.removed, usage
@@ -116,15 +120,26 @@ class ChatSession:
         elif outcome.dropped:
             log.info("session %s: dropped from the LLM's reading: %s", self.id, "; ".join(outcome.dropped))
 
-    async def _agent_turn(self, text: str, reply: Reply) -> AsyncIterator[str]:
-        agent = FunctionAgent(tools=bind_tools(self.tools), llm=self.llm,
-                              system_prompt=system_prompt(self.tools.preferences))
-        handler = agent.run(user_msg=text, memory=self.memory)
+    async def _agent_turn(self, text: str, reply: Reply, started: float) -> AsyncIterator[str]:
+        agent = FunctionAgent(tools=bind_tools(self.tools), llm=self.llm, system_prompt=SYSTEM_PROMPT)
+        handler = agent.run(user_msg=with_known(text, self.tools.preferences), memory=self.memory)
+        picks: asyncio.Queue[Recommendation] = asyncio.Queue()
+        streamed: list[Recommendation] = []
+
+        def shown(pick: Recommendation) -> str:
+            streamed.append(pick)
+            if reply.first_pick_seconds is None:
+                reply.first_pick_seconds = time.perf_counter() - started
+            return self._guard(render_draft(streamed)).text
+
+        self.tools.on_pick = picks.put_nowait
         draft = ""
         try:
             async with asyncio.timeout(self.turn_timeout):
-                async for event in handler.stream_events():
-                    if isinstance(event, ToolCallResult):
+                async for event in with_picks(handler.stream_events(), picks):
+                    if isinstance(event, Recommendation):
+                        yield shown(event)
+                    elif isinstance(event, ToolCallResult):
                         reply.tool_calls.append(event.tool_name)
                     elif isinstance(event, AgentStream) and event.delta and not event.tool_calls:
                         draft += event.delta
@@ -133,6 +148,7 @@ class ChatSession:
                 output = await handler
             reply.text = str(output.response.content or "").strip()
         except Exception as exc:  # LLM down, timeout, malformed output: the rules answer instead
+            self.tools.on_pick = None
             if not handler.is_done():
                 await handler.cancel_run()
             reply.fallback, reply.error = True, f"{type(exc).__name__}: {exc}"[:300]
@@ -140,12 +156,20 @@ class ChatSession:
             reply.text = f"_(The language model is unavailable right now, so I answered by the rules.)_\n\n{answer}"
             await self.memory.aput(ChatMessage(role="assistant", content=answer))
             return
-        enough = len(self.tools.preferences.signals) >= MIN_SIGNALS
-        if enough and "search_movies" not in reply.tool_calls and not self.tools.shown:
-            # A small model may keep asking; the policy says three signals are enough to recommend.
-            rendered = render(await recommend(self.tools, query=self.tools.preferences.summary()))
-            reply.text = rendered
-            await self.memory.aput(ChatMessage(role="assistant", content=rendered))
+        try:
+            enough = len(self.tools.preferences.signals) >= MIN_SIGNALS
+            if enough and "search_movies" not in reply.tool_calls and not self.tools.shown:
+                # A small model may keep asking; the policy says three signals are enough to recommend.
+                streamed.clear()
+                async for item in with_picks(once(recommend(self.tools, query=self.tools.preferences.summary())),
+                                             picks):
+                    if isinstance(item, Recommendation):
+                        yield shown(item)
+                    else:
+                        reply.text = render(item)
+                await self.memory.aput(ChatMessage(role="assistant", content=reply.text))
+        finally:
+            self.tools.on_pick = None
 
     def _guard(self, text: str):
         """Keep only movies a tool returned this session; films the person named may be referred to."""

@@ -29,12 +29,18 @@ class Usage:
     calls: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
+    tokens_cached: int = 0  # prompt tokens the server or llama.cpp reused from an earlier call, not evaluated
     estimated: bool = False  # some counts came from a tokenizer estimate, not from the server
     _structured_depth: int = 0
 
     @property
     def tokens(self) -> int:
         return self.tokens_in + self.tokens_out
+
+    @property
+    def tokens_evaluated(self) -> int:
+        """Prompt tokens actually processed: what a turn costs in prompt time."""
+        return self.tokens_in - self.tokens_cached
 
 
 _current: contextvars.ContextVar[Usage | None] = contextvars.ContextVar("movierec_usage", default=None)
@@ -81,6 +87,7 @@ def _add_tokens(usage: Usage, event: LLMChatEndEvent | LLMCompletionEndEvent) ->
     if counts:
         usage.tokens_in += counts[0]
         usage.tokens_out += counts[1]
+        usage.tokens_cached += counts[2]
         return
     usage.estimated = True
     prompt = " ".join(str(m.content or "") for m in event.messages) if isinstance(event, LLMChatEndEvent) \
@@ -90,17 +97,20 @@ def _add_tokens(usage: Usage, event: LLMChatEndEvent | LLMCompletionEndEvent) ->
     usage.tokens_out += _estimate(str(text))
 
 
-def _reported(response: Any) -> tuple[int, int] | None:
-    """(prompt, completion) tokens from an OpenAI-style `usage`, wherever the LLM class put it."""
+def _reported(response: Any) -> tuple[int, int, int] | None:
+    """(prompt, completion, cached prompt) tokens from an OpenAI-style `usage`, wherever the LLM class put it."""
     extra = getattr(response, "additional_kwargs", None) or {}
     if "prompt_tokens" in extra:
-        return int(extra["prompt_tokens"]), int(extra.get("completion_tokens", 0))
+        return (int(extra["prompt_tokens"]), int(extra.get("completion_tokens", 0)),
+                int(extra.get("cached_tokens", 0) or 0))
     raw = getattr(response, "raw", None)
     found = raw.get("usage") if isinstance(raw, dict) else getattr(raw, "usage", None)
     if found is None:
         return None
     get = found.get if isinstance(found, dict) else lambda k, d=0: getattr(found, k, d)
-    return int(get("prompt_tokens", 0) or 0), int(get("completion_tokens", 0) or 0)
+    details = get("prompt_tokens_details", None) or {}
+    cached = details.get("cached_tokens", 0) if isinstance(details, dict) else getattr(details, "cached_tokens", 0)
+    return int(get("prompt_tokens", 0) or 0), int(get("completion_tokens", 0) or 0), int(cached or 0)
 
 
 def _estimate(text: str) -> int:

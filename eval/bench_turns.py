@@ -9,6 +9,8 @@ outcome. One JSON line per turn goes to `--out` as it finishes, so a long local 
 the comparison in docs/comparison.md; it has no token meter and no tool calls, so those columns stay empty.
 
 The summary answers: seconds per clarifying and per recommending turn (medians), tokens and calls per turn,
+prompt tokens actually evaluated per turn (what the local model's prompt-head cache did not reuse), seconds
+until the first recommended film was on screen (picks stream as the rerank writes them),
 how often the model's tool calls were usable, how often the rerank JSON was valid, how often the model itself
 called `search_movies` (otherwise the policy recommends after three signals), and recall@5 of the five films
 the chat actually showed, against the transcript's held-out likes.
@@ -99,7 +101,9 @@ def _replay_handrolled(pipeline, transcript, tick=lambda: None) -> list[dict]:
         replies.append(reply)
         rows.append({"id": transcript.id, "turn": number, "seconds": round(time.perf_counter() - started, 2),
                      "kind": "recommending" if reply.recommendations else "clarifying", "calls": None,
-                     "tokens_in": None, "tokens_out": None, "tool_calls": [], "blocked": reply.blocked,
+                     "tokens_in": None, "tokens_evaluated": None, "tokens_out": None,
+                     "first_pick_seconds": round(time.perf_counter() - started, 2) if reply.recommendations else None,
+                     "tool_calls": [], "blocked": reply.blocked,
                      "llm_failed": reply.fallback, "error": None, "rerank_llm": has_llm and bool(reply.recommendations),
                      "rerank_valid": has_llm and bool(reply.recommendations) and not reply.fallback,
                      "invented_ids": len(reply.invented_ids), "filled": 0, "removed": len(reply.removed),
@@ -116,13 +120,21 @@ def _recall(transcript, replies, prefs) -> float | None:
     return round(recall_at_k([r.movie_id for r in final[:5]], relevant), 3) if relevant and final else None
 
 
+def _first_pick(reply: Reply, seconds: float) -> float | None:
+    """Seconds until the first film was on screen: streamed picks show early, otherwise the whole turn."""
+    if not reply.recommendations:
+        return None
+    return round(reply.first_pick_seconds if reply.first_pick_seconds is not None else seconds, 2)
+
+
 def _row(transcript_id: str, number: int, reply: Reply, seconds: float, session: ChatSession) -> dict:
     search = session.tools.searches[-1] if reply.recommendations and session.tools.searches else None
     outcome = search.outcome if search else None
     return {
         "id": transcript_id, "turn": number, "kind": "recommending" if reply.recommendations else "clarifying",
         "seconds": round(seconds, 2), "calls": reply.usage.calls, "tokens_in": reply.usage.tokens_in,
-        "tokens_out": reply.usage.tokens_out, "tool_calls": reply.tool_calls, "blocked": reply.blocked,
+        "tokens_evaluated": reply.usage.tokens_evaluated, "tokens_out": reply.usage.tokens_out,
+        "first_pick_seconds": _first_pick(reply, seconds), "tool_calls": reply.tool_calls, "blocked": reply.blocked,
         "llm_failed": reply.error is not None, "error": reply.error,
         "rerank_llm": bool(outcome and outcome.used_llm), "rerank_valid": bool(outcome and outcome.used_llm
                                                                               and not outcome.fallback),
@@ -142,6 +154,15 @@ def summary(rows: list[dict]) -> str:
                 line += (f"; LLM calls {_mean(group, 'calls'):.1f}; tokens in {_mean(group, 'tokens_in'):.0f} / "
                          f"out {_mean(group, 'tokens_out'):.0f} per turn")
             lines.append(line)
+            evaluated = [r["tokens_evaluated"] for r in group if r.get("tokens_evaluated") is not None]
+            if evaluated:
+                lines.append(f"  prompt tokens evaluated (after cache reuse) per {kind} turn: median "
+                             f"{statistics.median(evaluated):.0f}, mean {statistics.mean(evaluated):.0f}, "
+                             f"max {max(evaluated)}")
+            firsts = [r["first_pick_seconds"] for r in group if r.get("first_pick_seconds") is not None]
+            if firsts:
+                lines.append(f"  first pick on screen: median {statistics.median(firsts):.1f} s "
+                             f"(p90 {_p90(firsts):.1f})")
     agent_turns = [r for r in rows if not r["blocked"]]
     failed = sum(r["llm_failed"] for r in agent_turns)
     lines.append(f"turns the LLM answered without failing (tool calls parsed, no timeout): "

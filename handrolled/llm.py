@@ -1,4 +1,4 @@
-"""Which OpenAI-compatible server answers, read from the same environment as index/backends.py.
+"""Which OpenAI-compatible server answers, read from the same environment as index/llm/backends.py.
 
 `auto`: OpenAI when OPENAI_API_KEY is set, else the server at MOVIEREC_LLM_BASE_URL, else no LLM. The
 hand-rolled path talks to every LLM through the openai SDK, so an in-process GGUF model (`local`) has to be

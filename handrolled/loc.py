@@ -27,7 +27,7 @@ LLAMAINDEX = {
     "chat/memory": ["agent/session.py", "agent/dialogue.py", "agent/prompts.py", "tools/registry.py",
                     "tools/session.py", "tools/search.py", "ui/terminal.py"],
     "guards glue": ["agent/session.py:ChatSession._guard"],
-    "wiring": ["tools/services.py", "index/backends.py", "index/openai_compat.py", "ui/cli.py:_index",
+    "wiring": ["tools/services.py", "index/llm/backends.py", "index/llm/openai_compat.py", "ui/cli.py:_index",
                "ui/cli.py:_chat", "eval/pipelines.py:AgentToolPath"],
 }
 HANDROLLED = {
@@ -43,8 +43,13 @@ SHARED = ["index/catalog.py", "index/titles.py", "index/population.py", "index/m
           "index/recommendation.py", "index/embeddings.py:embedder_path", "tools/preferences/__init__.py",
           "tools/preferences/films.py", "tools/preferences/conditions.py", "tools/preferences/audience.py",
           "tools/preferences/vocabulary.py", "agent/guards.py"]
-NOT_COMPARED = {"index/local_llm.py": "in-process llama.cpp LLM for LlamaIndex (the hand-rolled path needs a server)",
-                "index/gguf.py": "finding and verifying the local model files",
+NOT_COMPARED = {"index/llm/local.py": "in-process llama.cpp LLM for LlamaIndex (the hand-rolled path needs a server)",
+                "index/llm/runtime.py": "the llama.cpp runtime behind it",
+                "index/llm/turns.py": "tool calls as text for models without native tool calling",
+                "index/llm/toolcalls.py": "parsing tool calls out of free-form replies",
+                "index/llm/rendering.py": "conversations with tools as plain chat turns",
+                "index/llm/structured.py": "grammar-constrained structured output",
+                "index/llm/gguf.py": "finding and verifying the local model files",
                 "agent/usage.py": "token metering, which the hand-rolled path does not do",
                 "tools/lookup.py": "the lookup_movie agent tool, no hand-rolled counterpart",
                 "tools/similar.py": "the similar_to agent tool, no hand-rolled counterpart"}

@@ -21,11 +21,14 @@ class Recommendation:
 NOTHING_FOUND = "I found nothing in the catalog that fits all of that. Could you loosen one condition (era or genre)?"
 
 
-def render_list(recommendations: Sequence[Recommendation]) -> str:
+FIVE_PICKS = "Here are five picks for you:"
+
+
+def render_list(recommendations: Sequence[Recommendation], header: str | None = None) -> str:
     """A numbered Markdown list, one film a line: "1. **Heat (1995)** · Crime, Thriller — reason"."""
     if not recommendations:
         return NOTHING_FOUND
-    lines = ["Here are five picks for you:" if len(recommendations) == 5 else "Here is what I found:"]
+    lines = [header or (FIVE_PICKS if len(recommendations) == 5 else "Here is what I found:")]
     for i, rec in enumerate(recommendations, 1):
         genres = f" · {', '.join(rec.genres)}" if rec.genres else ""
         reason = f" — {rec.reason}" if rec.reason else ""

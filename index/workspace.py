@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from index.backends import Backend, resolve_backend
+from index.llm.backends import Backend, resolve_backend
 from index.catalog import Catalog, load_catalog
 from index.config import DEFAULT_LIMIT, DEFAULT_SOURCE, data_dir
 

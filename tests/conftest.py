@@ -71,8 +71,8 @@ def eval_workspace(tmp_path_factory, minilm):
 # --- end evaluation ---
 
 
-# --- local LLM layer (index/local_llm.py, index/openai_compat.py): real GGUF models, a llama.cpp server ---
-# Models come through index/gguf.py: Qwen is assembled once into $MOVIEREC_TEST_MODELS (default
+# --- local LLM layer (index/llm/): real GGUF models, a llama.cpp server ---
+# Models come through index/llm/gguf.py: Qwen is assembled once into $MOVIEREC_TEST_MODELS (default
 # .movierec/models in the repo root). A test marked `llm` (module-level `pytestmark`) that cannot get its
 # model fails loudly; any other test skips.
 import functools as _functools
@@ -95,7 +95,7 @@ def llm_models_dir() -> Path:
 
 @_functools.lru_cache(maxsize=None)
 def _gguf(which: str) -> Path:
-    from index.gguf import QWEN_CODER_1_5B, SMOLLM2_135M, assemble, llama_cpp_installed, packaged_file
+    from index.llm.gguf import QWEN_CODER_1_5B, SMOLLM2_135M, assemble, llama_cpp_installed, packaged_file
 
     if not llama_cpp_installed():
         raise ImportError("llama-cpp-python is not installed: pip install -e '.[local]'")
@@ -125,14 +125,14 @@ def qwen_gguf(request) -> Path:
 @pytest.fixture
 def smollm2_llm(smollm2_gguf):
     """The process-wide SmolLM2 LocalLlamaCPP (loaded once), greedy so structural tests repeat."""
-    from index.local_llm import shared_local_llm
+    from index.llm.local import shared_local_llm
 
     return shared_local_llm(smollm2_gguf).model_copy(update={"temperature": 0.0})  # same model and lock
 
 
 @pytest.fixture
 def qwen_llm(qwen_gguf):
-    from index.local_llm import shared_local_llm
+    from index.llm.local import shared_local_llm
 
     return shared_local_llm(qwen_gguf).model_copy(update={"temperature": 0.0})
 

@@ -9,7 +9,7 @@ from llama_index.core.llms import ChatMessage, MessageRole
 from llama_index.core.llms.mock import MockFunctionCallingLLM
 
 from agent.session import ChatSession, SessionStore
-from index.backends import Backend
+from index.llm.backends import Backend
 from index.build import build_baseline
 from index.store import BASELINE
 from index.workspace import Workspace
@@ -110,7 +110,8 @@ def test_memory_carries_across_turns_and_sessions_are_isolated(workspace):
     run(b, "hello there")
     run(a, "the 70s")
     second_turn = [m.content for m in script_a.agent_calls()[1]]
-    assert "I want a heist film" in second_turn and "Which era?" in second_turn and "the 70s" in second_turn
+    said = [m.split("\n\n[Known so far:")[0] for m in second_turn]  # each message carries the known signals
+    assert "I want a heist film" in said and "Which era?" in said and "the 70s" in said
     bob_saw = " ".join(str(m.content) for m in script_b.agent_calls()[0])
     assert "heist" not in bob_saw and "hello there" in bob_saw
     assert store.get("alice") is a and a.preferences.era and not b.preferences.era
@@ -217,3 +218,87 @@ def test_a_reading_that_fails_leaves_the_rules_reading_and_says_nothing(workspac
     prefs = session.preferences
     assert [m.title for m in prefs.loved] == ["Heat (1995)"] and prefs.moods == ("tense",) and prefs.era
     assert "could not read the turn" in caplog.text
+
+
+class StreamingPicks(MockFunctionCallingLLM):
+    """The scripted agent (a `Script`), whose rerank streams its JSON a few characters at a time the way
+    the local model does (`streams_partial_json`); `written` is how much of that JSON exists so far."""
+
+    written: int = 0
+    total: int = 0
+
+    @property
+    def streams_partial_json(self) -> bool:
+        return True
+
+    async def astream_structured_predict(self, output_cls, prompt, llm_kwargs=None, **prompt_args):
+        from index.llm.structured import partial_output
+
+        lines = prompt.format_messages(**prompt_args)[-1].content.splitlines()
+        ids = [int(line.split(" | ")[0]) for line in lines if line.split(" | ")[0].isdigit()][:5]
+        text = json.dumps({"picks": [{"id": i, "reason": f"Streamed reason for {i}."} for i in ids]})
+        self.total = len(text)
+
+        async def pieces():
+            for end in range(4, len(text), 4):
+                self.written = end
+                await asyncio.sleep(0)  # the chat gets to run between pieces, as with a real model
+                if (partial := partial_output(text[:end])) is not None:
+                    yield partial
+            self.written = len(text)
+            yield output_cls.model_validate_json(text)
+        return pieces()
+
+
+def test_the_first_pick_is_on_screen_before_the_rerank_has_written_the_rest(workspace):
+    script = Script(("search_movies", {"query": "tense 90s crime"}))
+    services = MovieServices.from_workspace(workspace, use_llm=False)
+    llm = StreamingPicks(response_generator=script)
+    services.reranker.llm = llm
+    session = ChatSession(services, "streamed", collection=BASELINE)
+    for turn in ("something tense", "the 90s"):
+        session.tools.note_user_turn(turn)
+
+    async def watch():
+        seen = []
+        async for partial in session.stream("subtitles are fine"):
+            seen.append((partial, llm.written))
+        return seen
+    seen = asyncio.run(watch())
+    reply = session.replies[-1]
+    first = reply.recommendations[0]
+    shown_at = next(written for partial, written in seen if f"**{first.title}**" in partial)
+    assert shown_at < llm.total / 2  # one pick of five written: on screen, the others still to come
+    assert f"1. **{first.title}**" in seen[0][0] and f"Streamed reason for {first.movie_id}." in seen[0][0]
+    assert all(later.startswith(earlier) for (earlier, _), (later, _) in zip(seen, seen[1:]))  # lines only grow
+    assert len(reply.recommendations) == 5 and reply.text == seen[-1][0]
+    assert reply.first_pick_seconds is not None
+
+
+def test_the_prompt_head_is_identical_across_turns_and_what_changes_comes_after_it(workspace):
+    from index.llm.prompt_cache import head_of
+    from index.llm.rendering import TOOL_REMINDER, render_messages, tool_specs
+    from tools.registry import bind_tools
+
+    script = Script("Which era?", "Subtitles ok?")
+    session = session_with(workspace, script)
+    run(session, "I want a heist film", "the 70s")
+    first, second = script.agent_calls()
+    specs = tool_specs(bind_tools(session.tools))
+    heads = [head_of(render_messages(m, specs)) for m in (first, second)]
+    assert heads[0] == heads[1] and "search_movies" in heads[0]  # policy and tool schemas: fixed
+    assert "Known so far" not in heads[0]
+    assert "era: 70s" in second[-1].content and "era: 70s" not in first[-1].content  # the note moves on
+    # the second prompt holds the first one's turns unchanged, but for the reminder on the newest message
+    earlier, later = render_messages(first, specs, TOOL_REMINDER), render_messages(second, specs, TOOL_REMINDER)
+    assert len(earlier) == 2 and later[1]["content"] == earlier[1]["content"].removesuffix("\n\n" + TOOL_REMINDER)
+    assert later[2]["content"] == "Which era?"
+
+
+def test_the_rerank_prompt_head_is_fixed_and_the_candidates_come_after_it():
+    from tools.rerank import RERANK_PROMPT
+
+    one = RERANK_PROMPT.format_messages(top_n=5, conversation="mood: tense", candidates="1 | Heat (1995) | Crime")
+    two = RERANK_PROMPT.format_messages(top_n=5, conversation="era: 70s", candidates="2 | Jaws (1975) | Horror")
+    assert one[0].role == MessageRole.SYSTEM and one[0].content == two[0].content
+    assert "Heat" in one[1].content and "Heat" not in one[0].content

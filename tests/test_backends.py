@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-import index.gguf as gguf
-from index.backends import BackendError, resolve_backend
-from index.gguf import GGUFModel, assemble, resolve_gguf
+import index.llm.gguf as gguf
+from index.llm.backends import BackendError, resolve_backend
+from index.llm.gguf import GGUFModel, assemble, resolve_gguf
 
 LLM_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MOVIEREC_OPENAI_MODEL", "MOVIEREC_LLM_BASE_URL", "MOVIEREC_LLM_MODEL",
            "MOVIEREC_LLM_API_KEY", "MOVIEREC_GGUF")

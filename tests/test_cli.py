@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import index.catalog as catalog_module
-import index.gguf as gguf
+import index.llm.gguf as gguf
 from index.workspace import Workspace
 from ui.cli import main
 

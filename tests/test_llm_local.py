@@ -134,3 +134,32 @@ async def test_qwen_chat_asks_then_recommends_five_catalog_films(small_index, qw
     outcome = session.tools.searches[-1].outcome
     assert outcome.used_llm and not outcome.fallback, outcome.error  # Qwen's rerank JSON was valid
     assert all(r.title in last.text for r in picks) and last.removed == []
+
+
+def test_smollm2_a_second_prompt_with_the_same_head_evaluates_only_its_new_tokens(smollm2_gguf):
+    import llama_cpp
+    from llama_index.core.llms import ChatMessage
+
+    from index.llm.local import LocalLlamaCPP
+
+    llm = LocalLlamaCPP(model_path=smollm2_gguf, temperature=0.0, max_new_tokens=8)  # its own cache
+    context = llm._runtime.llama._ctx.ctx
+
+    def chat(system, *turns):
+        before = llama_cpp.llama_perf_context(context).n_p_eval
+        reply = llm.chat([ChatMessage(role="system", content=system),
+                          *(ChatMessage(role="user", content=t) for t in turns)])
+        return reply, llama_cpp.llama_perf_context(context).n_p_eval - before
+
+    agent = "You are a film librarian. Ask one short question at a time about mood, era and genres. " * 4
+    chat(agent, "I want something tense")
+    _, rerank_evaluated = chat("You rank candidate films for one person and explain each pick. " * 4, "1 | Heat")
+    reply, evaluated = chat(agent, "I want something tense", "from the 90s")
+    sent, cached = reply.additional_kwargs["prompt_tokens"], reply.additional_kwargs["cached_tokens"]
+    assert rerank_evaluated > 60  # the other head really replaced the model's state in between
+    assert cached > 80 and evaluated == sent - cached < 20  # llama.cpp's own count: only the new turn
+    fresh = LocalLlamaCPP(model_path=smollm2_gguf, temperature=0.0, max_new_tokens=8, prompt_heads=0)
+    again = fresh.chat([ChatMessage(role="system", content=agent),
+                        ChatMessage(role="user", content="I want something tense"),
+                        ChatMessage(role="user", content="from the 90s")])
+    assert again.message.content == reply.message.content  # the restored state answers as a cold model does

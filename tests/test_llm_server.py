@@ -10,7 +10,7 @@ from openai import InternalServerError
 
 from handrolled.pipeline import Handrolled
 from index.catalog import load_catalog
-from index.openai_compat import CompatibleOpenAILike
+from index.llm.openai_compat import CompatibleOpenAILike
 
 pytestmark = [pytest.mark.llm, pytest.mark.server]
 

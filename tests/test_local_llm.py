@@ -1,9 +1,12 @@
 """LocalLlamaCPP without a model: reply parsing, prompt rendering, the tool-call turn logic, structured output,
-errors, streaming and cancellation, driven by a scripted stand-in for llama_cpp.Llama."""
+errors, streaming and cancellation, the prompt-head cache, driven by a scripted stand-in for llama_cpp.Llama."""
 
 import asyncio
 import json
 import threading
+from types import SimpleNamespace
+
+import numpy as np
 
 import pytest
 from llama_index.core.agent.workflow import FunctionAgent
@@ -14,18 +17,10 @@ from llama_index.core.memory import Memory
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.tools import FunctionTool
 
-from index.local_llm import (
-    RESULTS_REMINDER,
-    TOOL_REMINDER,
-    LocalLLMError,
-    LocalLlamaCPP,
-    MalformedOutputError,
-    ParsedCall,
-    _Holdback,
-    call_schema,
-    parse_reply,
-    render_messages,
-)
+from index.llm.errors import LocalLLMError, MalformedOutputError
+from index.llm.local import LocalLlamaCPP
+from index.llm.rendering import RESULTS_REMINDER, TOOL_REMINDER, render_messages
+from index.llm.toolcalls import Holdback, ParsedCall, call_schema, parse_reply
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[local]')")
 from llama_cpp.llama_chat_format import CHATML_CHAT_TEMPLATE  # noqa: E402
@@ -44,6 +39,9 @@ class ScriptedLlama:
         self.prompts: list[str] = []
         self.grammars: list[bool] = []
         self.active = 0  # completions running at once; the model lock must keep this at 1
+        self.vocabulary: dict[str, int] = {}
+        self.input_ids, self.n_tokens, self.loads = np.zeros(0, dtype=np.intc), 0, 0
+        self.evaluated: list[int] = []  # prompt tokens each completion had to evaluate, as llama.cpp counts them
 
     def token_eos(self):
         return 2
@@ -56,12 +54,24 @@ class ScriptedLlama:
 
     def tokenize(self, text: bytes, add_bos=True, special=False):
         self.prompts.append(text.decode())
-        return list(range(len(text.split())))  # one "token" per word
+        return [self.vocabulary.setdefault(word, len(self.vocabulary)) for word in text.split()]  # a word a token
+
+    # what llama.cpp's KV cache holds, as Llama keeps it: input_ids[:n_tokens]
+    def save_state(self):
+        return SimpleNamespace(input_ids=self.input_ids.copy(), n_tokens=self.n_tokens, scores=np.zeros((4, 2)))
+
+    def load_state(self, state):
+        self.input_ids, self.n_tokens = state.input_ids.copy(), state.n_tokens
+        self.loads += 1
 
     def create_completion(self, prompt, stream=True, grammar=None, stop=(), max_tokens=16,
                           stopping_criteria=None, **options):
         self.grammars.append(grammar is not None)
         text = self.replies.pop(0)
+        held = list(self.input_ids[: self.n_tokens])
+        same = next((i for i, (a, b) in enumerate(zip(held, prompt)) if a != b), min(len(held), len(prompt)))
+        self.evaluated.append(len(prompt) - min(same, len(prompt) - 1))
+        self.input_ids, self.n_tokens = np.array(prompt, dtype=np.intc), len(prompt)
 
         def chunks():
             self.active += 1
@@ -198,10 +208,10 @@ def test_the_newest_user_turn_carries_the_reminder_only_when_tools_are_offered()
 
 
 def test_holdback_never_shows_a_tool_call_even_when_the_tag_arrives_in_pieces():
-    holdback = _Holdback()
+    holdback = Holdback()
     shown = "".join(holdback.feed(p) for p in ["Sure, checking.", "\n<to", "ol_c", 'all>\n{"name": "x"}'])
     assert shown == "Sure, checking.\n" and holdback.pending.startswith("<tool_call>")
-    bare = _Holdback()
+    bare = Holdback()
     assert "".join(bare.feed(p) for p in ["  ", '{"na', 'me": 1}']) == "" and bare.text == '  {"name": 1}'
 
 
@@ -375,3 +385,39 @@ async def test_function_agent_over_two_turns_sees_tool_results_in_its_prompt():
     # the second turn's first prompt carries the whole first turn, call and result included
     assert '{"name": "lookup_movie", "arguments": {"title": "Heat"}}' in fake.prompts[2]
     assert "Alien: directed by Zelda Okonkwo in 1987" in fake.prompts[3]
+
+
+# -- the prompt-head cache ---------------------------------------------------------------------------------
+
+def conversation(system: str, *user_turns: str) -> list[ChatMessage]:
+    return [ChatMessage(role="system", content=system), *(ChatMessage(role="user", content=u) for u in user_turns)]
+
+
+def test_a_second_prompt_with_the_same_head_evaluates_only_its_new_tokens():
+    llm, fake = scripted_llm("one", "two", "three")
+    llm.chat(conversation("You are the agent with a long fixed policy.", "first question"))
+    llm.chat(conversation("You rerank candidates with other fixed rules.", "candidates here"))
+    third = llm.chat(conversation("You are the agent with a long fixed policy.", "first question", "second"))
+    sent, cached = third.additional_kwargs["prompt_tokens"], third.additional_kwargs["cached_tokens"]
+    assert fake.loads == 1  # the agent's state came back after the rerank's prompt had replaced it
+    assert 0 < sent - cached == fake.evaluated[-1] < sent  # what was reported is what the model evaluated
+    assert sent - cached <= 4  # "second", the turn markers around it, and one token llama.cpp always redoes
+
+
+def test_a_state_of_another_head_is_not_loaded_and_heads_past_the_limit_are_dropped():
+    llm, fake = scripted_llm("a", "b", "c", "d", prompt_heads=1)
+    llm.chat(conversation("Head one.", "x"))
+    llm.chat(conversation("Head two.", "y"))
+    again = llm.chat(conversation("Head one.", "x"))  # head one's state was dropped for head two's
+    assert fake.loads == 0 and again.additional_kwargs["cached_tokens"] < again.additional_kwargs["prompt_tokens"] // 2
+
+
+async def test_structured_output_streams_partial_objects_then_the_validated_one():
+    text = '{"picks": [{"id": 7, "reason": "Tense."}, {"id": 9, "reason": "Dark."}]}'
+    llm, _ = scripted_llm(text)
+    partials = [p async for p in await llm.astream_structured_predict(Picks, PROMPT, mood="tense")]
+    assert partials[-1] == Picks(picks=[Pick(id=7, reason="Tense."), Pick(id=9, reason="Dark.")])
+    # a half-written reason is never shown: picks carry either no reason yet or the whole one
+    written = [p for partial in partials[:-1] for p in getattr(partial, "picks", None) or [] if isinstance(p, dict)]
+    reasons = {p.get("reason") for p in written}
+    assert reasons <= {None, "Tense.", "Dark."} and len(partials) > 3

@@ -13,8 +13,8 @@ from llama_index.core.memory import Memory
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.tools import FunctionTool
 
-from index.local_llm import MalformedOutputError
-from index.openai_compat import QUIRK_MAX_TOKENS, QUIRKS_ENV, CompatibleOpenAILike
+from index.llm.errors import MalformedOutputError
+from index.llm.openai_compat import QUIRK_MAX_TOKENS, QUIRKS_ENV, CompatibleOpenAILike
 
 
 class RecordingServer:

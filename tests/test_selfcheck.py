@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from index import gguf, selfcheck
-from index.backends import BackendError, resolve_backend
-from index.selfcheck import check_local_model
+from index.llm import gguf, selfcheck
+from index.llm.backends import BackendError, resolve_backend
+from index.llm.selfcheck import check_local_model
 from ui.cli import main
 
 SEGFAULT = [sys.executable, "-c", "import os, signal, sys; os.kill(os.getpid(), signal.SIGSEGV)"]

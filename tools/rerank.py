@@ -1,36 +1,43 @@
 """JustifiedRerank: the LLM orders the fused candidates by fit to the conversation and explains each pick.
 
-One structured-output call sees the conversation summary and the candidates (id, title, year, genres, the
-evidence behind each, a short description) and returns `{"picks": [{"id", "reason"}]}`. The evidence stays
-in charge: ids that were not candidates are dropped and counted, missing picks are filled in retrieval
-order, and when the LLM fails, times out or returns garbage the retrieval order is kept with the
-evidence-based reasons and `fallback` set, so the UI can say so. With no LLM the evidence order and
-reasons are the answer.
+One structured-output call sees the conversation summary and the candidates (id, title, genres, the loved
+films whose fans loved each, a short description) and returns `{"picks": [{"id", "reason"}]}`. The
+instructions are a fixed system turn, so the local model keeps them evaluated between calls
+(index/llm/prompt_cache.py); the conversation and the candidates follow. `arerank` streams: each pick is
+handed to `on_pick` as soon as the model has moved past it. The evidence stays in charge: ids that were not
+candidates are dropped and counted, missing picks are filled in retrieval order, and when the LLM fails,
+times out or returns garbage the retrieval order is kept with the evidence-based reasons and `fallback`
+set, so the UI can say so. With no LLM the evidence order and reasons are the answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+from contextlib import aclosing
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from llama_index.core.bridge.pydantic import BaseModel, Field
-from llama_index.core.llms import LLM
+from llama_index.core.llms import LLM, ChatMessage
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
-from llama_index.core.prompts import PromptTemplate
+from llama_index.core.prompts import ChatPromptTemplate
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
-PROMPT_VERSION = "rerank-v1"
-RERANK_PROMPT = PromptTemplate(
-    "You are a film librarian choosing {top_n} movies for one person.\n"
-    "What they told us: {conversation}\n\n"
-    "Candidates, best evidence first (id | title | genres | evidence | description):\n{candidates}\n\n"
-    "Pick the {top_n} candidates that best fit what they said, in order. Prefer strong evidence (films "
-    "their favourites' fans loved) unless it clashes with what they asked for. Use only ids from the list. "
-    "For each pick write ONE sentence (at most 30 words) that ties the film to something they said; do not "
-    "invent plot details that the candidate line does not give.\n"
-    'Answer as JSON: {{"picks": [{{"id": <id>, "reason": "<one sentence>"}}]}}'
-)
+PROMPT_VERSION = "rerank-v2"
+REASON_WORDS = 20
+RERANK_PROMPT = ChatPromptTemplate([
+    ChatMessage(role="system", content=(
+        "You are a film librarian choosing {top_n} movies for one person from a list of candidates, best "
+        "evidence first. Each line reads: id | title | genres | fans of: the films they loved whose fans loved "
+        "it | a short description.\n"
+        "Pick the {top_n} candidates that best fit what they said, in order. Prefer strong evidence (films "
+        "their favourites' fans loved) unless it clashes with what they asked for. Use only ids from the list. "
+        f"For each pick write ONE sentence of at most {REASON_WORDS} words that ties the film to something they "
+        "said; do not invent plot details that the candidate line does not give.\n"
+        'Answer as JSON: {{"picks": [{{"id": <id>, "reason": "<one sentence>"}}]}}')),
+    ChatMessage(role="user", content="What they told us: {conversation}\n\nCandidates:\n{candidates}"),
+])
 
 
 class Pick(BaseModel):
@@ -70,7 +77,7 @@ class JustifiedRerank(BaseNodePostprocessor):
     top_n: int = Field(default=5, gt=0, le=MAX_PICKS)
     max_candidates: int = Field(default=50, gt=0, description="how many candidates the LLM sees")
     timeout: float = Field(default=120.0, gt=0, description="seconds before falling back to retrieval order")
-    description_chars: int = Field(default=160, ge=0)
+    description_chars: int = Field(default=80, ge=0)
 
     @classmethod
     def class_name(cls) -> str:
@@ -91,18 +98,38 @@ class JustifiedRerank(BaseNodePostprocessor):
             picks = self.llm.structured_predict(Picks, RERANK_PROMPT, **self._prompt_args(nodes, conversation))
         except Exception as exc:  # timeouts, HTTP errors, unparsable or invalid JSON: all mean "fall back"
             return self._evidence_order(nodes, error=exc)
-        return self._apply(picks, nodes)
+        chooser = _Chooser(self, nodes)
+        chooser.take([(p.id, p.reason) for p in picks.picks])
+        return chooser.outcome()
 
-    async def arerank(self, nodes: list[NodeWithScore], conversation: str) -> RerankOutcome:
+    async def arerank(self, nodes: list[NodeWithScore], conversation: str,
+                      on_pick: Callable[[NodeWithScore], None] | None = None) -> RerankOutcome:
+        """`on_pick` gets each valid pick with its reason: as soon as the model has written it where the LLM
+        streams partial JSON (`streams_partial_json`: the local model, llama.cpp servers), else at the end."""
         if self.llm is None or not nodes:
             return self._evidence_order(nodes)
+        chooser = _Chooser(self, nodes, on_pick)
+        args = self._prompt_args(nodes, conversation)
         try:
-            picks = await asyncio.wait_for(
-                self.llm.astructured_predict(Picks, RERANK_PROMPT, **self._prompt_args(nodes, conversation)),
-                timeout=self.timeout)
-        except Exception as exc:  # including asyncio.TimeoutError
+            async with asyncio.timeout(self.timeout):
+                if getattr(self.llm, "streams_partial_json", False):
+                    picks = await self._streamed(chooser, args)
+                else:
+                    picks = await self.llm.astructured_predict(Picks, RERANK_PROMPT, **args)
+        except Exception as exc:  # including TimeoutError and invalid JSON
             return self._evidence_order(nodes, error=exc)
-        return self._apply(picks, nodes)
+        chooser.take([(p.id, p.reason) for p in picks.picks])
+        return chooser.outcome()
+
+    async def _streamed(self, chooser: _Chooser, args: dict) -> Picks:
+        stream = await self.llm.astream_structured_predict(Picks, RERANK_PROMPT, **args)
+        last: Any = None
+        async with aclosing(stream):
+            async for last in stream:
+                chooser.take(_written(last)[:-1])  # the last one may still be being written
+        if not isinstance(last, Picks):
+            raise ValueError(f"the streamed picks ended without a valid Picks object: {last!r:.200}")
+        return last
 
     def _prompt_args(self, nodes: list[NodeWithScore], conversation: str) -> dict:
         lines = []
@@ -110,33 +137,8 @@ class JustifiedRerank(BaseNodePostprocessor):
             meta = node.node.metadata
             description = _description(node.node.get_content(), meta.get("title", ""))[: self.description_chars]
             lines.append(f"{meta['movie_id']} | {meta.get('title', '')} | {meta.get('genres', '').replace('|', ', ')}"
-                         f" | {meta.get('evidence_reason', '')} | {description}")
+                         f" | fans of: {meta.get('fans_of') or '-'} | {description}")
         return {"top_n": self.top_n, "conversation": conversation or "(nothing yet)", "candidates": "\n".join(lines)}
-
-    def _apply(self, picks: Picks, nodes: list[NodeWithScore]) -> RerankOutcome:
-        by_id = {int(n.node.metadata["movie_id"]): n for n in nodes[: self.max_candidates]}
-        chosen: list[NodeWithScore] = []
-        invented: list[int] = []
-        for pick in picks.picks:
-            node = by_id.get(pick.id)
-            if node is None:
-                invented.append(pick.id)
-                continue
-            if len(chosen) == self.top_n or any(c.node.node_id == node.node.node_id for c in chosen):
-                continue
-            reason = one_sentence(pick.reason)
-            if _cites(reason, node.node.metadata.get(DISLIKED_KEY, "")):
-                reason = ""  # a film the person disliked is no reason to watch anything
-            chosen.append(_with_reason(node, reason or node.node.metadata.get("evidence_reason", ""),
-                                       "llm" if reason else "evidence"))
-        filled = 0
-        for node in nodes:
-            if len(chosen) == self.top_n:
-                break
-            if all(node.node.node_id != c.node.node_id for c in chosen):
-                chosen.append(_with_reason(node, node.node.metadata.get("evidence_reason", ""), "evidence"))
-                filled += 1
-        return RerankOutcome(chosen, invented_ids=invented, filled=filled, used_llm=True)
 
     def _evidence_order(self, nodes: list[NodeWithScore], error: Exception | None = None) -> RerankOutcome:
         chosen = [_with_reason(n, n.node.metadata.get("evidence_reason", ""), "evidence") for n in nodes[: self.top_n]]
@@ -144,12 +146,65 @@ class JustifiedRerank(BaseNodePostprocessor):
         return RerankOutcome(chosen, fallback=error is not None, error=message, used_llm=error is not None)
 
 
-def one_sentence(text: str) -> str:
-    """The first sentence of `text`, trimmed; LLMs sometimes write two."""
+class _Chooser:
+    """The picks, taken in the order the model wrote them: candidates only, no repeats, at most `top_n`."""
+
+    def __init__(self, rerank: JustifiedRerank, nodes: list[NodeWithScore],
+                 on_pick: Callable[[NodeWithScore], None] | None = None) -> None:
+        self.nodes, self.top_n, self.on_pick = nodes, rerank.top_n, on_pick
+        self.by_id = {int(n.node.metadata["movie_id"]): n for n in nodes[: rerank.max_candidates]}
+        self.chosen: list[NodeWithScore] = []
+        self.invented: list[int] = []
+        self.seen = 0  # picks of the model's list already taken
+
+    def take(self, written: list[tuple[Any, Any]]) -> None:
+        """Take the picks in `written` (the model's list so far) that were not taken before."""
+        for pick_id, reason in written[self.seen:]:
+            self.seen += 1
+            node = self.by_id.get(pick_id) if isinstance(pick_id, int) else None
+            if node is None:
+                self.invented.append(pick_id)
+                continue
+            if len(self.chosen) == self.top_n or any(c.node.node_id == node.node.node_id for c in self.chosen):
+                continue
+            sentence = one_sentence(reason if isinstance(reason, str) else "")
+            if _cites(sentence, node.node.metadata.get(DISLIKED_KEY, "")):
+                sentence = ""  # a film the person disliked is no reason to watch anything
+            picked = _with_reason(node, sentence or node.node.metadata.get("evidence_reason", ""),
+                                  "llm" if sentence else "evidence")
+            self.chosen.append(picked)
+            if self.on_pick is not None:
+                self.on_pick(picked)
+
+    def outcome(self) -> RerankOutcome:
+        filled = 0
+        for node in self.nodes:
+            if len(self.chosen) == self.top_n:
+                break
+            if all(node.node.node_id != c.node.node_id for c in self.chosen):
+                self.chosen.append(_with_reason(node, node.node.metadata.get("evidence_reason", ""), "evidence"))
+                filled += 1
+        return RerankOutcome(self.chosen, invented_ids=self.invented, filled=filled, used_llm=True)
+
+
+def _written(partial: Any) -> list[tuple[Any, Any]]:
+    """(id, reason) of each pick in a partial output, whether its picks are objects or dicts."""
+    picks = getattr(partial, "picks", None)
+    if not isinstance(picks, list):
+        return []
+    get = lambda p, key: p.get(key) if isinstance(p, dict) else getattr(p, key, None)  # noqa: E731
+    return [(get(p, "id"), get(p, "reason")) for p in picks]
+
+
+def one_sentence(text: str, max_words: int = REASON_WORDS + 5) -> str:
+    """The first sentence of `text`, trimmed and at most `max_words` long; LLMs sometimes write two, or run on."""
     text = re.sub(r"\s+", " ", (text or "")).strip().strip('"')
     match = re.match(r"(.+?[.!?])(?:\s|$)", text)
-    sentence = match.group(1) if match else text
-    return sentence if len(sentence.split()) >= 3 else ""
+    words = (match.group(1) if match else text).split()
+    if len(words) > max_words:
+        words = words[:max_words]
+        words[-1] = words[-1].rstrip(",;:") + "…"
+    return " ".join(words) if len(words) >= 3 else ""
 
 
 def _cites(reason: str, names: str) -> bool:

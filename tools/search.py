@@ -6,7 +6,7 @@ import asyncio
 
 from llama_index.core.schema import NodeWithScore, TextNode
 
-from index.recommendation import Recommendation, render_list
+from index.recommendation import FIVE_PICKS, Recommendation, render_list
 from tools.candidates import Candidate, SearchRequest
 from tools.preferences import GENRES, MOODS, Preferences
 from tools.reasons import evidence_reason
@@ -70,14 +70,21 @@ async def recommend(session: ToolSession, query: str = "", year_min: int | None 
                            excluded + shown)
     # Embedding, Chroma, BM25 and numpy take 0.1-1 s: off the event loop, so other sessions' turns go on.
     candidates = await asyncio.to_thread(lambda: services.generator(session.collection).generate(request, k=CANDIDATES))
-    outcome = await services.reranker.arerank(_nodes(candidates, request, session.preferences),
-                                              _conversation(session.preferences))
     by_id = {c.movie.movie_id: c.movie for c in candidates}
-    recommendations = [
-        Recommendation(movie_id=(mid := int(n.node.metadata["movie_id"])), title=by_id[mid].title,
-                       year=by_id[mid].year, reason=n.node.metadata["reason"], genres=by_id[mid].genres)
-        for n in outcome.nodes
-    ]
+
+    def recommendation(node: NodeWithScore) -> Recommendation:
+        movie = by_id[int(node.node.metadata["movie_id"])]
+        return Recommendation(movie_id=movie.movie_id, title=movie.title, year=movie.year,
+                              reason=node.node.metadata["reason"], genres=movie.genres)
+
+    def show(node: NodeWithScore) -> None:  # a pick streamed before the others are written
+        session.remember([by_id[int(node.node.metadata["movie_id"])]])
+        session.on_pick(recommendation(node))
+
+    outcome = await services.reranker.arerank(_nodes(candidates, request, session.preferences),
+                                              _conversation(session.preferences),
+                                              on_pick=show if session.on_pick else None)
+    recommendations = [recommendation(n) for n in outcome.nodes]
     session.remember(by_id[r.movie_id] for r in recommendations)
     session.shown.extend(recommendations)
     result = SearchResult(recommendations, outcome, request.text, len(candidates),
@@ -104,6 +111,11 @@ async def search_movies(session: ToolSession, query: str, year_min: int | None =
         return f"Before I pick, one more thing: {next_question(missing[0])}"
     result = await recommend(session, query, year_min, year_max, genres, exclude)
     return render(result)
+
+
+def render_draft(picks: list[Recommendation]) -> str:
+    """The picks streamed so far, laid out as the first lines of the list `render` shows in the end."""
+    return render_list(picks, header=FIVE_PICKS)
 
 
 def render(result: SearchResult) -> str:
@@ -155,6 +167,7 @@ def _nodes(candidates: list[Candidate], request: SearchRequest, prefs: Preferenc
     nodes = []
     for c in candidates:
         meta = {"movie_id": c.movie.movie_id, "title": c.movie.title, "genres": "|".join(c.movie.genres),
-                "evidence_reason": evidence_reason(c, request, disliked), DISLIKED_KEY: not_loved}
+                "evidence_reason": evidence_reason(c, request, disliked), DISLIKED_KEY: not_loved,
+                "fans_of": ", ".join(c.because_of[:2])}
         nodes.append(NodeWithScore(node=TextNode(id_=str(c.movie.movie_id), text=c.text, metadata=meta), score=c.score))
     return nodes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from index.catalog import Movie
 from index.recommendation import Recommendation
@@ -30,6 +31,7 @@ class ToolSession:
     returned: dict[int, Movie] = field(default_factory=dict)  # every movie a tool showed the model
     shown: list[Recommendation] = field(default_factory=list)  # recommendations given to the person
     searches: list[SearchResult] = field(default_factory=list)
+    on_pick: Callable[[Recommendation], None] | None = None  # shown at once while the rerank streams the rest
 
     def note_user_turn(self, text: str) -> None:
         self.preferences = self.preferences.update(text, self.services.matcher, self.services.latest_year)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from index.backends import CHOICES
+from index.llm.backends import CHOICES
 from index.config import DEFAULT_LIMIT
 from index.errors import UserError
 

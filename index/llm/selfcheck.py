@@ -54,7 +54,7 @@ def check_local_model(model: Path, cache_dir: Path | None = None, command: Seque
     results = _read(cache_dir) if key else {}
     if key in results:
         return CheckResult(**results[key])
-    result = _run_child(model, command or [sys.executable, "-m", "index.selfcheck"], timeout)
+    result = _run_child(model, command or [sys.executable, "-m", "index.llm.selfcheck"], timeout)
     if key and cache_dir is not None:
         results[key] = asdict(result)
         _write(cache_dir, results)

@@ -1,7 +1,7 @@
 """Which LLM answers: OpenAI, an OpenAI-compatible server, a local GGUF model, or none.
 
 `auto` picks OpenAI when `OPENAI_API_KEY` is set, else the server at `MOVIEREC_LLM_BASE_URL`, else a local
-GGUF model when llama-cpp-python and a model are installed and pass the self-check (index/selfcheck.py),
+GGUF model when llama-cpp-python and a model are installed and pass the self-check (index/llm/selfcheck.py),
 else `none`. A backend that cannot work (no key, server down, model missing, llama.cpp crashing on this CPU)
 raises `BackendError` with one line that says what to do; under `auto` a failed self-check says that line on
 stderr and falls back to `none`.
@@ -16,19 +16,12 @@ from pathlib import Path
 
 import httpx
 from llama_index.core.llms import LLM
-from index.errors import UserError
+
+from index.llm.errors import BackendError, LocalModelCrash
 
 CHOICES = ("auto", "openai", "openai-like", "local", "none")
 OPENAI_DEFAULT_MODEL = "gpt-4o-mini"
 PROBE_TIMEOUT = 5.0
-
-
-class BackendError(UserError):
-    """An LLM backend that cannot be used; the message is one actionable line."""
-
-
-class LocalModelCrash(BackendError):
-    """The local model failed its self-check: llama.cpp crashed or failed decoding one token here."""
 
 
 @dataclass
@@ -75,7 +68,7 @@ def _auto_choice(data_dir: Path | None) -> str:
         return "openai"
     if os.environ.get("MOVIEREC_LLM_BASE_URL"):
         return "openai-like"
-    from index.gguf import local_model_available
+    from index.llm.gguf import local_model_available
 
     return "local" if local_model_available(data_dir) else "none"
 
@@ -103,7 +96,7 @@ def _openai_like(probe: bool) -> Backend:
     model = os.environ.get("MOVIEREC_LLM_MODEL") or (models[0] if models else "")
     if not model:
         raise BackendError(f"set MOVIEREC_LLM_MODEL: the server at {base} lists no model")
-    from index.openai_compat import CompatibleOpenAILike  # after the checks: they need no LLM classes
+    from index.llm.openai_compat import CompatibleOpenAILike  # after the checks: they need no LLM classes
 
     llm = CompatibleOpenAILike(model=model, api_base=base, api_key=key, temperature=0.2, timeout=120.0,
                                max_retries=2, is_chat_model=True, is_function_calling_model=True,
@@ -113,9 +106,9 @@ def _openai_like(probe: bool) -> Backend:
 
 def _local(data_dir: Path | None) -> Backend:
     from index.config import data_dir as default_data_dir
-    from index.gguf import resolve_gguf
-    from index.local_llm import shared_local_llm
-    from index.selfcheck import check_local_model
+    from index.llm.gguf import resolve_gguf
+    from index.llm.local import shared_local_llm
+    from index.llm.selfcheck import check_local_model
 
     path, label = resolve_gguf(data_dir)
     verdict = check_local_model(path, default_data_dir(data_dir))

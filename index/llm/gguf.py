@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from index.backends import BackendError
+from index.llm.errors import BackendError
 from index.config import data_dir as default_data_dir
 
 

@@ -11,7 +11,7 @@ Checked against `python -m llama_cpp.server` 0.3.36, with the GGUF's chat templa
 So a multi-turn FunctionAgent fails on the second request of its first turn.
 
 With quirks on, this class uses the server as a plain chat endpoint and handles tools itself, the same way as
-the in-process model (index/local_llm.py): tools described in the system turn, calls and results written as
+the in-process model (index/llm/local.py): tools described in the system turn, calls and results written as
 text, forced calls and structured output constrained by `json_object` + `schema`. With quirks off it is
 `OpenAILike` unchanged, native tool calling included (OpenAI, vLLM, Ollama, llama.cpp's C++ llama-server).
 
@@ -27,26 +27,19 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from typing import Any, Iterator, Literal, Sequence, Type
+from typing import Any, AsyncIterator, Iterator, Literal, Sequence, Type
 
 import httpx
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, ChatResponseAsyncGen, ChatResponseGen
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.program.utils import FlexibleModel
 from llama_index.core.prompts import BasePromptTemplate
 from llama_index.llms.openai_like import OpenAILike
 
-from index.local_llm import (
-    TOOL_REMINDER,
-    Model,
-    Turn,
-    aschema_predict,
-    assistant_turn,
-    iterate_in_thread,
-    last_response,
-    run_in_thread,
-    schema_predict,
-)
+from index.llm.rendering import TOOL_REMINDER
+from index.llm.structured import Model, aschema_predict, astream_schema_predict, schema_predict
+from index.llm.turns import Turn, assistant_turn, iterate_in_thread, last_response, run_in_thread
 
 QUIRKS_ENV = "MOVIEREC_LLM_QUIRKS"
 LLAMA_CPP_PYTHON = "llama-cpp-python"
@@ -91,6 +84,11 @@ class CompatibleOpenAILike(OpenAILike):
         except (httpx.HTTPError, ValueError, AttributeError):
             return False  # nothing to go on: behave like a standard server
         return any(isinstance(m, dict) and m.get("owned_by") == "me" for m in models)
+
+    @property
+    def streams_partial_json(self) -> bool:
+        """With quirks on, `astream_structured_predict` yields partial objects as the JSON streams in."""
+        return self.quirky
 
     async def _aquirky(self) -> bool:
         if self.quirks != "auto" or self._detected is not None:
@@ -164,6 +162,14 @@ class CompatibleOpenAILike(OpenAILike):
         if not await self._aquirky():
             return await super().astructured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
         return await aschema_predict(self, output_cls, prompt, llm_kwargs, prompt_args)
+
+    @dispatcher.span
+    async def astream_structured_predict(self, output_cls: Type[Model], prompt: BasePromptTemplate,
+                                         llm_kwargs: dict[str, Any] | None = None,
+                                         **prompt_args: Any) -> AsyncIterator[Model | FlexibleModel]:
+        if not await self._aquirky():
+            return await super().astream_structured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
+        return astream_schema_predict(self, output_cls, prompt, llm_kwargs, prompt_args)
 
 
 def _plain_spec(tool: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,87 @@
+"""The llama.cpp runtime: one loaded GGUF model, its own chat template, and generation under a lock.
+
+Prompts go through the model's chat template (read from the GGUF). Every llama.cpp call holds the
+runtime's lock until its pieces are exhausted or closed, so concurrent chat sessions can share one model.
+Each prompt resumes from the state saved for its head (index/llm/prompt_cache.py), so only the tokens after
+what it shares with the last prompt of that head are evaluated; the counts go into the turn's usage.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+from index.llm.errors import BackendError, LocalLLMError
+from index.llm.prompt_cache import MAX_HEADS, PromptHeadCache, head_of
+from index.llm.turns import Turn
+
+MIN_ROOM = 32  # tokens a reply needs at least; less than that left in the context is an error, not a stub
+
+
+class LlamaRuntime:
+    """A `llama_cpp.Llama` (or a stand-in in tests) with its chat formatter and lock."""
+
+    def __init__(self, llama: Any, max_heads: int = MAX_HEADS) -> None:
+        from llama_cpp.llama_chat_format import CHATML_CHAT_TEMPLATE, Jinja2ChatFormatter
+
+        self.llama = llama
+        self.lock = threading.Lock()
+        self.states = PromptHeadCache(max_heads)
+        special = lambda token: llama.detokenize([token], special=True).decode() if token >= 0 else ""  # noqa: E731
+        self._formatter = Jinja2ChatFormatter(
+            template=llama.metadata.get("tokenizer.chat_template") or CHATML_CHAT_TEMPLATE,
+            eos_token=special(llama.token_eos()), bos_token=special(llama.token_bos()))
+
+    @classmethod
+    def load(cls, model_path: str | Path, context_window: int, n_threads: int,
+             max_heads: int = MAX_HEADS) -> LlamaRuntime:
+        from llama_cpp import Llama
+
+        try:
+            llama = Llama(model_path=str(model_path), n_ctx=context_window, n_threads=n_threads, verbose=False)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise BackendError(f"cannot load the GGUF model {model_path}: {exc}") from exc
+        return cls(llama, max_heads)
+
+    def generate(self, prompt: list[dict[str, str]], turn: Turn, schema: dict[str, Any] | None, *,
+                 context_window: int, max_tokens: int, temperature: float) -> Iterator[str]:
+        """Text pieces of one completion of the chat `prompt`; `schema` constrains it by a JSON grammar.
+        Turn options override `max_tokens`, `temperature` and `stop`; prompt and reply tokens are counted."""
+        from llama_cpp import LlamaGrammar, StoppingCriteriaList
+
+        with self.lock:
+            try:
+                rendered = self._formatter(messages=prompt)
+                tokens = self.llama.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special,
+                                             special=True)
+                room = context_window - len(tokens)
+                if room < MIN_ROOM:
+                    raise LocalLLMError(f"the prompt ({len(tokens)} tokens) does not fit the "
+                                        f"{context_window}-token context")
+                options = dict(turn.options)
+                stop = _as_list(rendered.stop) + _as_list(options.pop("stop", None))
+                grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False) if schema else None
+                head = head_of(prompt)
+                turn.usage["prompt_tokens"] += len(tokens)
+                turn.usage["cached_tokens"] += self.states.restore(self.llama, head, tokens)
+                chunks = self.llama.create_completion(
+                    prompt=tokens, stream=True, grammar=grammar, stop=stop,
+                    max_tokens=min(options.pop("max_tokens", None) or max_tokens, room),
+                    temperature=options.pop("temperature", temperature),
+                    stopping_criteria=StoppingCriteriaList([turn.on_token]), **options)
+                try:
+                    for chunk in chunks:
+                        yield chunk["choices"][0]["text"]
+                finally:
+                    chunks.close()
+                    self.states.save(self.llama, head)
+            except (ValueError, RuntimeError) as exc:
+                if isinstance(exc, LocalLLMError):
+                    raise
+                raise LocalLLMError(f"llama.cpp failed: {exc}") from exc
+
+
+def _as_list(value: str | list[str] | None) -> list[str]:
+    return [] if value is None else [value] if isinstance(value, str) else list(value)

@@ -9,6 +9,7 @@
     (random unit vectors inserted straight into Chroma); goal p50 <= 30 ms at 5k and <= 2x that at 60k.
 `enrich`: LLM pass throughput, token cost and grounded-enricher time (see eval/bench_enrich.py).
 `turns`: seconds, tokens and validity per chat turn on a backend (see eval/bench_turns.py).
+`ease`: EASE fit time and peak memory, bundled catalog and a synthetic 60k-film one (see eval/bench_ease.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from eval.bench_ease import add_parser as add_ease_parser
 from eval.bench_enrich import add_parser as add_enrich_parser
 from eval.bench_turns import add_parser as add_turns_parser
 
@@ -278,6 +280,7 @@ def _parser() -> argparse.ArgumentParser:
     index.set_defaults(run=bench_index)
     add_enrich_parser(commands)
     add_turns_parser(commands)
+    add_ease_parser(commands)
     return parser
 
 

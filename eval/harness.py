@@ -23,6 +23,10 @@ from tools.search import request_from
 
 REFERENCE = "baseline"
 FULL = "enriched+rerank"  # the agent's pipeline, compared pairwise with every other row
+PEERS = ("popularity", "prior", "itemknn", "itemknn+conditions", "knn", "ease", "ease+conditions", "als",
+         "als+conditions")  # the classical recommenders, with and without the conversation's hard conditions
+GOAL_MARGIN = 0.03  # recall@5 the agent's pipeline must lead the best peer by, interval above 0
+RELEVANCE_SETS = {"all": ("recall@5", "recall5"), "asked": ("recall@5_asked", "recall5_asked")}
 
 
 @dataclass
@@ -112,6 +116,20 @@ class Evaluation:
                                                                                              theirs[keep])]
         return out
 
+    def goal(self, against: str = FULL) -> dict:
+        """Per relevance set: the best peer by mean recall@5, the paired difference to it, and the verdict."""
+        peers = [p for p in PEERS if p in self.runs]
+        if against not in self.runs or not peers:
+            return {}
+        out = {}
+        for label, (key, attribute) in RELEVANCE_SETS.items():
+            summaries = {p: self.summary(p)[key] for p in peers}
+            best = max(summaries, key=summaries.get)
+            diff = self.paired(against, attribute)[f"{against} - {best}"]
+            out[label] = {"agent": self.summary(against)[key], "best_peer": best, "peer": summaries[best],
+                          "difference": diff, "met": diff[0] >= GOAL_MARGIN and diff[1] > 0}
+        return out
+
     def to_json(self) -> dict:
         return {
             "llm": self.llm,
@@ -124,6 +142,7 @@ class Evaluation:
             "judge": {"model": self.judge_model, "skipped": self.judge_model is None},
             "paired_recall@5": self.paired(),
             "paired_recall@5_asked": self.paired(attribute="recall5_asked"),
+            "goal": self.goal(),
         }
 
 

@@ -116,8 +116,11 @@ class Evaluation:
                                                                                              theirs[keep])]
         return out
 
-    def goal(self, against: str = FULL) -> dict:
-        """Per relevance set: the best peer by mean recall@5, the paired difference to it, and the verdict."""
+    def goal(self, against: str | None = None) -> dict:
+        """Per relevance set: the best peer by mean recall@5, the paired difference of the agent's pipeline
+        to it, and the verdict. Without an LLM the rerank keeps the fused order, so `fused` stands in for
+        `enriched+rerank` when only it was run."""
+        against = against or (FULL if FULL in self.runs or self.llm != "none" else "fused")
         peers = [p for p in PEERS if p in self.runs]
         if against not in self.runs or not peers:
             return {}
@@ -126,7 +129,8 @@ class Evaluation:
             summaries = {p: self.summary(p)[key] for p in peers}
             best = max(summaries, key=summaries.get)
             diff = self.paired(against, attribute)[f"{against} - {best}"]
-            out[label] = {"agent": self.summary(against)[key], "best_peer": best, "peer": summaries[best],
+            out[label] = {"pipeline": against, "agent": self.summary(against)[key], "best_peer": best,
+                          "peer": summaries[best],
                           "difference": diff, "met": diff[0] >= GOAL_MARGIN and diff[1] > 0}
         return out
 

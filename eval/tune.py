@@ -175,6 +175,7 @@ def cross_validate(cases: list[Case], previous: FusionWeights) -> dict:
         held = [c for c in cases if c.fold == fold]
         weights, _ = search(fit, previous)
         rows.append({"fold": fold, "n": len(held), "weights": {s: getattr(weights, s) for s in SIGNALS},
+                     "vector": weights.as_array(),
                      "tuned": score(held, weights.as_array()), "previous": score(held, previous.as_array())})
     summary = {}
     for which in ("tuned", "previous"):
@@ -188,12 +189,9 @@ DEBIAS_VALUES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
 DEBIAS_RECALL_COST = 0.01  # the default knob: the largest debias that costs at most this much CV recall@5
 
 
-def debias_sweep(cases: list[Case], previous: FusionWeights) -> list[dict]:
-    """Cross-validated recall@5 and popularity@5 at each debias value (weights searched on the other folds)."""
-    per_fold = {}
-    for fold in sorted({c.fold for c in cases}):
-        weights, _ = search([c for c in cases if c.fold != fold], previous)
-        per_fold[fold] = weights.as_array()
+def debias_sweep(cases: list[Case], cv: dict) -> list[dict]:
+    """Cross-validated recall@5 and popularity@5 at each debias value (each fold's weights from `cv`)."""
+    per_fold = {row["fold"]: row["vector"] for row in cv["folds"]}
     rows = []
     for debias in DEBIAS_VALUES:
         results = [score([c for c in cases if c.fold == f], w, debias) for f, w in per_fold.items()]
@@ -219,13 +217,14 @@ def main(argv: list[str] | None = None) -> int:
     collection = args.collection or (ENRICHED if collection_built(ws, ENRICHED) else BASELINE)
     print(f"catalog: {ws.catalog.source}; collection: {collection}; building the tuning conversations ...")
     cases, info = build_cases(ws, collection, n=args.users)
-    print(f"tuning split: {info}")
+    print(f"tuning split: {info}", flush=True)
     previous = FusionWeights.load(raw=True)
     cv = cross_validate(cases, previous)
     for row in cv["folds"]:
-        print(f"fold {row['fold']} (n={row['n']}): tuned {row['tuned']}  previous {row['previous']}")
+        print(f"fold {row['fold']} (n={row['n']}): weights {row['weights']}\n    tuned {row['tuned']}\n"
+              f"    previous {row['previous']}", flush=True)
     print(f"mean, sd over folds: {cv['mean_and_sd_over_folds']}")
-    sweep = debias_sweep(cases, previous)
+    sweep = debias_sweep(cases, cv)
     for row in sweep:
         print(f"debias {row['debias']}: {row}")
     debias = chosen_debias(sweep)

@@ -63,7 +63,7 @@ def test_cross_validation_scores_each_fold_with_weights_from_the_others():
 
 def test_debias_lowers_popularity_and_the_default_costs_little_recall():
     cases = synthetic_cases()
-    sweep = debias_sweep(cases, FusionWeights(0, 1, 0, 0, 0))
+    sweep = debias_sweep(cases, cross_validate(cases, FusionWeights(0, 1, 0, 0, 0)))
     assert sweep[0]["debias"] == 0.0
     assert sweep[-1]["popularity@5"] < sweep[0]["popularity@5"]
     chosen = chosen_debias(sweep)

@@ -8,6 +8,7 @@ file. `fitted` fits on a miss and stores the arrays (`<dir>/<name>-<key>.npz`); 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import tempfile
@@ -32,7 +33,10 @@ def fitted(model_cls, collab: Collaborative, directory: Path | None, **params):
     """`model_cls.fit(collab, **params)`, read from `directory` when fitted before (no directory: no cache)."""
     if directory is None:
         return model_cls.fit(collab, **params)
-    path = Path(directory) / f"{model_cls.name}-{fingerprint(collab, model_cls.name, params)}.npz"
+    defaults = {name: p.default for name, p in inspect.signature(model_cls.fit).parameters.items()
+                if p.default is not inspect.Parameter.empty}  # a changed default is another model too
+    key = fingerprint(collab, model_cls.name, {**defaults, **params})
+    path = Path(directory) / f"{model_cls.name}-{key}.npz"
     if path.is_file():
         with np.load(path) as arrays:
             return model_cls.from_arrays({k: arrays[k] for k in arrays.files})

@@ -19,8 +19,11 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
+
+from tqdm import tqdm
 
 from agent.session import ChatSession, Reply
 from eval.metrics import recall_at_k, relevant_set
@@ -50,38 +53,42 @@ def bench_turns(args) -> int:
         from handrolled.pipeline import Handrolled
 
         pipeline = Handrolled.open(ws.root, ws.catalog, llm=args.llm, recipe=collection)
-        label, replay = pipeline.llm, lambda t: _replay_handrolled(pipeline, t)
+        label, replay = pipeline.llm, lambda t, tick: _replay_handrolled(pipeline, t, tick)
     else:
         services = MovieServices.from_workspace(ws)
-        label, replay = ws.backend.describe(), lambda t: asyncio.run(_replay(services, collection, t))
+        label, replay = ws.backend.describe(), lambda t, tick: asyncio.run(_replay(services, collection, t, tick))
     transcripts = load_transcripts(args.transcripts)[: args.limit]
     print(f"path: {args.path}; llm: {label}; collection: {collection}; transcripts: {len(transcripts)}", flush=True)
     rows = []
-    with Path(args.out).open("w") as out:
+    bar = tqdm(total=sum(len(t.turns) for t in transcripts), desc=f"turns {args.path}", unit="turn",
+               file=sys.stderr, dynamic_ncols=True)
+    with Path(args.out).open("w") as out, bar:
         for transcript in transcripts:
-            for row in replay(transcript):
+            bar.set_postfix_str(transcript.id)
+            for row in replay(transcript, bar.update):
                 rows.append(row)
                 out.write(json.dumps(row) + "\n")
                 out.flush()
             seconds = sum(r["seconds"] for r in rows if r["id"] == transcript.id)
-            print(f"{transcript.id}: {len(transcript.turns)} turns, {seconds:.0f} s, recall@5 {rows[-1]['recall@5']}",
-                  flush=True)
+            bar.write(f"{transcript.id}: {len(transcript.turns)} turns, {seconds:.0f} s, recall@5 "
+                      f"{rows[-1]['recall@5']}", file=sys.stdout)
     print(summary(rows))
     return 0
 
 
-async def _replay(services: MovieServices, collection: str, transcript) -> list[dict]:
+async def _replay(services: MovieServices, collection: str, transcript, tick=lambda: None) -> list[dict]:
     session = ChatSession(services, f"bench-{transcript.id}", collection)
     rows = []
     for number, text in enumerate(transcript.turns, 1):
         started = time.perf_counter()
         reply = await session.send(text)
         rows.append(_row(transcript.id, number, reply, time.perf_counter() - started, session))
+        tick()
     rows[-1]["recall@5"] = _recall(transcript, session.replies, session.preferences)
     return rows
 
 
-def _replay_handrolled(pipeline, transcript) -> list[dict]:
+def _replay_handrolled(pipeline, transcript, tick=lambda: None) -> list[dict]:
     from handrolled.chat import Chat
 
     chat, rows, replies = Chat(pipeline), [], []
@@ -97,6 +104,7 @@ def _replay_handrolled(pipeline, transcript) -> list[dict]:
                      "rerank_valid": has_llm and bool(reply.recommendations) and not reply.fallback,
                      "invented_ids": len(reply.invented_ids), "filled": 0, "removed": len(reply.removed),
                      "recall@5": None})
+        tick()
     rows[-1]["recall@5"] = _recall(transcript, replies, chat.prefs)
     return rows
 

@@ -14,10 +14,11 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from tqdm import tqdm
 
 from eval import metrics
 from eval.judge import Judge, cites_signal
-from eval.pipelines import EvalContext, Ranking, resolve, run_pipeline
+from eval.pipelines import DEPTH, EvalContext, Ranking, resolve, run_pipeline
 from eval.transcripts import Transcript, hard_condition_share, passes_hard_conditions
 from tools.search import request_from
 
@@ -40,6 +41,8 @@ class Scored:
     recall5_asked: float  # NaN when no held-out film passes the conversation's hard conditions
     plain_recall5: float
     hit5: float
+    hit10: float
+    recall50: float  # of the candidates the pipeline ranked (Ranking.pool)
     ndcg10: float
     popularity5: float
     cited: list[bool] = field(default_factory=list)  # per shown reason: cites a stated signal
@@ -83,6 +86,9 @@ class Evaluation:
             "n_asked": int(np.sum(~np.isnan(run.values("recall5_asked")))),
             "plain_recall@5": round(float(np.mean(run.values("plain_recall5"))), 4),
             "hit@5": round(float(np.mean(run.values("hit5"))), 4), "hit@5_ci": ci(run.values("hit5"))[1:],
+            "hit@10": round(float(np.mean(run.values("hit10"))), 4), "hit@10_ci": ci(run.values("hit10"))[1:],
+            "recall@50": round(float(np.mean(run.values("recall50"))), 4),
+            "recall@50_ci": ci(run.values("recall50"))[1:],
             # no interval: a bootstrap resample repeats transcripts, so it can only lose distinct films
             "coverage@5": round(metrics.coverage(rankings, self.catalog_size), 4),
             "popularity@5": round(float(np.nanmean(run.values("popularity5"))), 4),
@@ -164,7 +170,10 @@ def evaluate(ctx: EvalContext, transcripts: list[Transcript], names: list[str] |
     runs = {}
     for name in runnable:
         scored = []
-        for conversation in conversations:
+        bar = tqdm(conversations, desc=f"eval {name}", unit="transcript", file=progress, disable=progress is None,
+                   dynamic_ncols=True)
+        for conversation in bar:
+            bar.set_postfix_str(conversation.transcript.id)
             started = time.perf_counter()
             ranking = run_pipeline(name, ctx, conversation)
             relevant = metrics.relevant_set(conversation.transcript.held_out, conversation.mentioned)
@@ -175,16 +184,16 @@ def evaluate(ctx: EvalContext, transcripts: list[Transcript], names: list[str] |
                           metrics.recall_at_k(ranked, relevant, 5),
                           metrics.recall_at_k(ranked, wanted, 5) if wanted else float("nan"),
                           metrics.plain_recall_at_k(ranked, relevant, 5),
-                          metrics.hit_at_k(ranked, relevant, 5), metrics.ndcg_at_k(ranked, relevant, 10),
+                          metrics.hit_at_k(ranked, relevant, 5), metrics.hit_at_k(ranked, relevant, 10),
+                          metrics.recall_at_k(ranking.pool, relevant, DEPTH), metrics.ndcg_at_k(ranked, relevant, 10),
                           metrics.mean_popularity(ranked, percentile, 5))
             reasons = [(m, ranking.reasons[m]) for m in shown if ranking.reasons.get(m)] if ranking.explained else []
             item.cited = [cites_signal(reason, conversation.preferences) for _, reason in reasons]
             if judge is not None and reasons:
                 item.grades = [judge.grade(conversation, ctx.catalog[m], reason).score for m, reason in reasons]
             scored.append(item)
+        bar.close()
         runs[name] = PipelineRun(name, scored, scored[0].ranking.collection if scored else None)
-        if progress:
-            print(f"eval: {name} done ({sum(s.seconds for s in scored):.1f} s)", file=progress)
     latest = ctx.services.latest_year
     hard = {t.id: hard_condition_share(t, ctx.catalog, ctx.services.matcher, latest) for t in transcripts}
     return Evaluation(llm=llm_label(ctx), runs=runs, skipped=skipped, transcripts=transcripts, hard_share=hard,
@@ -205,7 +214,8 @@ def catalog_mismatch(ctx: EvalContext, transcripts: list[Transcript]) -> str | N
     ratings = ctx.catalog.eval_ratings
     rated = {(int(u), int(m)) for u, m in zip(ratings["user_id"], ratings["movie_id"])}
     missing = sum(m not in ctx.catalog for t in transcripts for m in t.held_out)
-    unrated = sum((t.user_id, m) not in rated for t in transcripts for m in t.held_out)
+    # transcripts from outside (`"user_id": -1`, e.g. ReDial's) have no ratings to check
+    unrated = sum((t.user_id, m) not in rated for t in transcripts if t.user_id >= 0 for m in t.held_out)
     total = sum(len(t.held_out) for t in transcripts)
     if missing or unrated:
         return (f"{missing} of {total} held-out ids are not in this catalog and {unrated} are not ratings of "

@@ -6,6 +6,8 @@ the person liked that the conversation did not mention:
     recall@k        |top_k ∩ H| / min(k, |H|)    (1.0 = the k slots are as full of hits as H allows)
     plain recall@k  |top_k ∩ H| / |H|            (the textbook definition; tiny when |H| is large)
     hit@k           1 if top_k ∩ H is not empty
+    recall@50       recall@k with k = 50 over the candidates a pipeline ranked (not only the 10 it shows):
+                    could the pipeline find the films at all; equal to |C ∩ H| / |H| while |H| <= 50
     ndcg@k          binary gains, DCG = Σ_{i<k, r_i ∈ H} 1/log2(i+2), ideal DCG with min(k, |H|) hits on top
     coverage        distinct films recommended in all top-k lists / catalog size
     popularity      mean popularity percentile (0 least rated .. 1 most rated) of the recommended films

@@ -1,10 +1,11 @@
-"""The pipelines the evaluation compares, each replayed on a transcript's user turns to a ranked top 10.
+"""The pipelines the evaluation compares, each replayed on a transcript's user turns to a ranked top 10
+(what the person is shown) and the 50 candidates it ranked (recall@50: could the films be found at all).
 
     baseline         the lab's baseline: the user turns joined, embedded, dense top-k from "baseline"
     enriched         the same on the "enriched" collection
     enriched+rerank  the agent's tool path: a ToolSession fed the turns, `tools.search.recommend` (fused
                      candidates -> JustifiedRerank); top 10 = its answer, then its answer to "more"
-                     (alias: fused+rerank)
+                     (alias: fused+rerank); candidates = those 10, then the first search's fused 50
     fused            all signals with the tuned weights, no rerank
     content, knn, genre, prior
                      one signal alone under the same hard conditions (prior = the popularity signal);
@@ -42,15 +43,22 @@ from tools.services import MovieServices
 from tools.session import ToolSession
 
 TOP_K = 10
+DEPTH = 50  # candidates every pipeline ranks (the agent's search hands the rerank 50)
 
 
 @dataclass
 class Ranking:
-    movie_ids: list[int]
+    movie_ids: list[int]  # the top 10, best first
+    candidates: list[int] = field(default_factory=list)  # up to DEPTH ranked, best first; starts with movie_ids
     reasons: dict[int, str] = field(default_factory=dict)
     hallucinated: int = 0  # ids an LLM returned that were not among its candidates (RerankOutcome.invented_ids)
     collection: str | None = None
     explained: bool = True  # False: `reasons` only describe a retrieval score, there is nothing to judge
+
+    @property
+    def pool(self) -> list[int]:
+        """The deep list recall@50 reads: the candidates, or the top 10 of a pipeline that ranks no more."""
+        return self.candidates or self.movie_ids
 
 
 @dataclass
@@ -129,7 +137,11 @@ def collection_built(workspace: Workspace, name: str) -> bool:
     return (collection.metadata or {}).get("state") == "done"
 
 
-def _top(scores: dict[int, float] | np.ndarray, ids, exclude: set[int], k: int = TOP_K) -> list[int]:
+def _ranking(ranked: list[int], **fields) -> Ranking:
+    return Ranking(ranked[:TOP_K], ranked[:DEPTH], **fields)
+
+
+def _top(scores: dict[int, float] | np.ndarray, ids, exclude: set[int], k: int = DEPTH) -> list[int]:
     """The k best-scored ids (stable: ties keep the order of `ids`), skipping `exclude`."""
     values = np.array([scores.get(m, 0.0) for m in ids]) if isinstance(scores, dict) else scores
     order = np.argsort(-values, kind="stable")
@@ -142,12 +154,13 @@ class DenseRetrieval:
 
     def run(self, ctx: EvalContext, conversation: Conversation) -> Ranking:
         exclude = conversation.mentioned
-        retriever = ctx.index(self.collection).as_retriever(similarity_top_k=TOP_K + len(exclude))
+        retriever = ctx.index(self.collection).as_retriever(similarity_top_k=DEPTH + len(exclude))
         nodes = retriever.retrieve(" ".join(conversation.turns))
         hits = [(int(n.node.metadata["movie_id"]), n.score or 0.0) for n in nodes]
-        hits = [(m, s) for m, s in hits if m not in exclude][:TOP_K]
-        reasons = {m: f"Its catalog text is the closest match to what you said (cosine {s:.2f})." for m, s in hits}
-        return Ranking([m for m, _ in hits], reasons, collection=self.collection, explained=False)
+        hits = [(m, s) for m, s in hits if m not in exclude][:DEPTH]
+        reasons = {m: f"Its catalog text is the closest match to what you said (cosine {s:.2f})."
+                   for m, s in hits[:TOP_K]}
+        return _ranking([m for m, _ in hits], reasons=reasons, collection=self.collection, explained=False)
 
 
 @dataclass(frozen=True)
@@ -166,7 +179,9 @@ class AgentToolPath:
         results = asyncio.run(first_and_more())
         recs = [r for result in results for r in result.recommendations]
         invented = sum(len(result.outcome.invented_ids) for result in results if result.outcome)
-        return Ranking([r.movie_id for r in recs], {r.movie_id: r.reason for r in recs}, invented, collection)
+        shown = [r.movie_id for r in recs]
+        pool = list(dict.fromkeys((*shown, *results[0].candidate_ids)))[:DEPTH]
+        return Ranking(shown, pool, {r.movie_id: r.reason for r in recs}, invented, collection)
 
 
 @dataclass(frozen=True)
@@ -179,7 +194,7 @@ class SignalFusion:
         scores = matrix @ (self.weights or ctx.services.weights).as_array()
         scores = np.where(mask, scores, -np.inf)
         movie_ids = [m.movie_id for m in ctx.services.generator(collection).movies]
-        return Ranking(_top(scores, movie_ids, conversation.mentioned), collection=collection)
+        return _ranking(_top(scores, movie_ids, conversation.mentioned), collection=collection)
 
 
 def only(signal: str) -> SignalFusion:
@@ -189,7 +204,7 @@ def only(signal: str) -> SignalFusion:
 @dataclass(frozen=True)
 class Popularity:
     def run(self, ctx: EvalContext, conversation: Conversation) -> Ranking:
-        return Ranking(_top(ctx.services.collab.popularity(), list(ctx.catalog.movies), conversation.mentioned))
+        return _ranking(_top(ctx.services.collab.popularity(), list(ctx.catalog.movies), conversation.mentioned))
 
 
 @dataclass(frozen=True)
@@ -214,13 +229,13 @@ class CollabPeer:
             mask, _ = ctx.signal_matrix(conversation, ctx.tool_collection)
             allowed = {generator.movies[i].movie_id for i in np.flatnonzero(mask)}
             scores = np.where([m in allowed for m in ids], scores, -np.inf)
-        return Ranking(_top(scores, ids, conversation.mentioned))
+        return _ranking(_top(scores, ids, conversation.mentioned))
 
 
 @dataclass(frozen=True)
 class External:
     """A pipeline in another package: `module.function(turns, workspace)` returns Recommendations (or an
-    object with `.recommendations` and optionally `.invented_ids`)."""
+    object with `.recommendations` and optionally `.invented_ids` and `.candidate_ids`)."""
     target: str
 
     @property
@@ -237,7 +252,9 @@ class External:
         result = getattr(importlib.import_module(module), name)(list(conversation.transcript.turns), ctx.workspace)
         recs = list(getattr(result, "recommendations", result))
         invented = len(getattr(result, "invented_ids", ()) or ())
-        return Ranking([r.movie_id for r in recs], {r.movie_id: r.reason for r in recs}, invented,
+        shown = [r.movie_id for r in recs]
+        pool = list(dict.fromkeys((*shown, *(getattr(result, "candidate_ids", ()) or ()))))[:DEPTH]
+        return Ranking(shown, pool, {r.movie_id: r.reason for r in recs}, invented,
                        getattr(result, "collection", None))
 
 

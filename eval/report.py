@@ -78,7 +78,9 @@ def write_report(evaluation: Evaluation, out_dir: Path, catalog, workspace=None,
         "## Metrics",
         "",
         "- recall@5 = |top5 ∩ H| / min(5, |H|), H = held-out liked films minus films the turns name;",
-        "  plain recall@5 = |top5 ∩ H| / |H|; hit@5 = 1 if any of the top 5 is in H;",
+        "  plain recall@5 = |top5 ∩ H| / |H|; hit@5 (hit@10) = 1 if any of the top 5 (10) is in H;",
+        "  recall@50 = |C ∩ H| / min(50, |H|), C = the 50 candidates the pipeline ranked (for the rerank rows:",
+        "  the 10 shown, then the first search's fused candidates), i.e. could it find the films at all;",
         "  ndcg@10 with binary gains; coverage@5 = distinct films in all top-5 lists / catalog size (no interval:",
         "  resampling transcripts repeats lists and can only lower it);",
         "  popularity@5 = mean popularity percentile (training rating counts) of the top 5 (popularity bias);",
@@ -121,8 +123,9 @@ def _interval(row: dict, key: str, digits: int = 3) -> str:
 
 def results_table(summaries: dict[str, dict]) -> str:
     lines = ["| pipeline | collection | recall@5 | recall@5 asked | Δ recall@5 vs baseline | plain recall@5 | hit@5 "
-             "| ndcg@10 | coverage@5 | popularity@5 | hallucinated | reasons citing a signal | judge (1-5) | n |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| hit@10 | recall@50 | ndcg@10 | coverage@5 | popularity@5 | hallucinated | reasons citing a signal "
+             "| judge (1-5) | n |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, row in summaries.items():
         delta = row.get("recall@5_minus_baseline")
         delta_text = f"{delta[0]:+.3f} [{delta[1]:+.3f}, {delta[2]:+.3f}]" if delta else "–"
@@ -130,7 +133,8 @@ def results_table(summaries: dict[str, dict]) -> str:
         judged = _interval(row, "judge_mean", 2) if "judge_mean" in row else "–"
         lines.append(f"| {name} | {row['collection'] or 'catalog'} | {_interval(row, 'recall@5')} "
                      f"| {_interval(row, 'recall@5_asked')} | {delta_text} "
-                     f"| {row['plain_recall@5']:.3f} | {_interval(row, 'hit@5')} | {_interval(row, 'ndcg@10')} "
+                     f"| {row['plain_recall@5']:.3f} | {_interval(row, 'hit@5')} | {_interval(row, 'hit@10')} "
+                     f"| {_interval(row, 'recall@50')} | {_interval(row, 'ndcg@10')} "
                      f"| {row['coverage@5']:.4f} | {_interval(row, 'popularity@5', 2)} | {row['hallucinated']} "
                      f"| {cited} | {judged} | {row['n']} |")
     return "\n".join(lines)

@@ -40,6 +40,7 @@ class Answer:
     recommendations: list[Recommendation]
     request: Request
     candidates: int = 0
+    candidate_ids: list[int] = field(default_factory=list)  # what the rerank ordered, best first
     invented_ids: list[int] = field(default_factory=list)
     fallback: bool = False
     error: str | None = None
@@ -55,6 +56,7 @@ class Result:
     llm: str
     collection: str
     seconds: float
+    candidate_ids: list[int] = field(default_factory=list)  # the first answer's candidates, best first
 
     def to_json(self, pipeline: str = "handrolled") -> dict:
         return {"pipeline": pipeline, "llm": self.llm, "recommendations": [r.to_json() for r in self.recommendations],
@@ -116,7 +118,8 @@ class Handrolled:
                                    p.reason, p.candidate.movie.genres) for p in result.picks]
         evidence = {c.movie.movie_id: evidence_reason(c, request) for c in candidates}
         shown, replaced = checked(proposed, evidence, set(evidence), self.catalog, prefs.named_ids)
-        return Answer(shown, request, len(candidates), result.invented_ids, result.fallback, result.error, replaced)
+        return Answer(shown, request, len(candidates), [c.movie.movie_id for c in candidates], result.invented_ids,
+                      result.fallback, result.error, replaced)
 
     def recommend(self, turns: list[str], more: bool = False) -> Result:
         """The answer to a conversation; with `more`, followed by the answer to "more" (ten films)."""
@@ -127,7 +130,7 @@ class Handrolled:
             answers.append(self.answer(prefs, exclude=tuple(r.movie_id for r in answers[0].recommendations)))
         return Result([r for a in answers for r in a.recommendations], [i for a in answers for i in a.invented_ids],
                       blocked, any(a.fallback for a in answers), self.llm, self.collection_name,
-                      time.perf_counter() - started)
+                      time.perf_counter() - started, answers[0].candidate_ids)
 
 
 def conversation(prefs: Preferences) -> str:

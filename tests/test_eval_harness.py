@@ -60,11 +60,37 @@ def test_a_mentioned_title_in_the_held_out_set_scores_nothing(workspace, monkeyp
 
 
 class _Echo:
-    def __init__(self, ids):
-        self.ids = ids
+    def __init__(self, ids, candidates=()):
+        self.ids, self.candidates = ids, candidates
 
     def run(self, ctx, conversation):
-        return Ranking(list(self.ids))
+        return Ranking(list(self.ids), list(self.candidates))
+
+
+def test_hit_at_10_and_recall_at_50_read_the_top_10_and_the_candidates(workspace, monkeypatch):
+    ctx = EvalContext(workspace)
+    ids = list(workspace.catalog.movies)
+    held = (ids[300], ids[301])  # never named: the turns say no titles
+    shown = ids[100:110]
+    ninth = [*shown[:8], held[0], shown[9]]
+    deep = [*shown, *ids[200:230], held[1], *ids[230:239]]  # held[1] is the 41st candidate
+    monkeypatch.setitem(pipelines.PIPELINES, "ninth", _Echo(ninth, [*ninth, *ids[200:240]]))
+    monkeypatch.setitem(pipelines.PIPELINES, "deep", _Echo(shown, deep))
+    monkeypatch.setitem(pipelines.PIPELINES, "beyond50", _Echo(shown, [*deep[:40], *ids[240:250], held[1]]))
+    transcript = Transcript("x3", -1, ("something tense", "the 90s"), held)
+    result = evaluate(ctx, [transcript], ["ninth", "deep", "beyond50"], progress=None)
+    ninth_row, deep_row, beyond = (result.summary(n) for n in ("ninth", "deep", "beyond50"))
+    assert ninth_row["hit@5"] == 0.0 and ninth_row["hit@10"] == 1.0 and ninth_row["recall@50"] == 0.5
+    assert deep_row["hit@10"] == 0.0 and deep_row["recall@50"] == 0.5
+    assert beyond["recall@50"] == 0.0  # the 51st candidate is outside the 50
+
+
+def test_every_pipeline_ranks_50_candidates_starting_with_what_it_shows(evaluation):
+    for name, run in evaluation.runs.items():
+        for s in run.scored:
+            pool = s.ranking.pool
+            assert pool[:len(s.ranking.movie_ids)] == s.ranking.movie_ids and len(set(pool)) == len(pool)
+            assert len(pool) == 50 or name == "itemknn", name  # item-kNN ranks only films with a similarity
 
 
 def test_the_tool_path_and_fusion_agree_without_an_llm(evaluation):
@@ -78,7 +104,8 @@ def test_summary_has_the_contract_keys_and_intervals(evaluation):
     data = evaluation.to_json()
     assert data["llm"] == "none" and data["judge"]["skipped"]
     for name, row in data["pipelines"].items():
-        assert {"recall@5", "ndcg@10", "n", "hallucinated"} <= set(row)
+        assert {"recall@5", "hit@10", "recall@50", "ndcg@10", "n", "hallucinated"} <= set(row)
+        assert row["hit@5"] <= row["hit@10"] and row["recall@50"] >= 0
         assert row["n"] == 3 and row["hallucinated"] == 0
         low, high = row["recall@5_ci"]
         assert low <= row["recall@5"] <= high

@@ -58,7 +58,8 @@ async def recommend(session: ToolSession, query: str = "", year_min: int | None 
     ]
     session.remember(by_id[r.movie_id] for r in recommendations)
     session.shown.extend(recommendations)
-    result = SearchResult(recommendations, outcome, request.text, len(candidates))
+    result = SearchResult(recommendations, outcome, request.text, len(candidates),
+                          tuple(c.movie.movie_id for c in candidates))
     session.searches.append(result)
     return result
 

@@ -18,6 +18,7 @@ class SearchResult:
     outcome: RerankOutcome | None  # None when the search was refused for lack of signals
     request_text: str = ""
     candidates: int = 0
+    candidate_ids: tuple[int, ...] = ()  # the fused candidates the rerank ordered, best first
 
 
 @dataclass(eq=False)

@@ -10,6 +10,7 @@
 `enrich`: LLM pass throughput, token cost and grounded-enricher time (see eval/bench_enrich.py).
 `turns`: seconds, tokens and validity per chat turn on a backend (see eval/bench_turns.py).
 `compare --against PATH`: `turns` of this checkout and another, interleaved, as ratios (eval/bench_compare.py).
+`ease`: EASE fit time and peak memory, bundled catalog and a synthetic 60k-film one (see eval/bench_ease.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.bench_compare import add_parser as add_compare_parser
+from eval.bench_ease import add_parser as add_ease_parser
 from eval.bench_enrich import add_parser as add_enrich_parser
 from eval.bench_turns import add_parser as add_turns_parser
 
@@ -281,6 +283,7 @@ def _parser() -> argparse.ArgumentParser:
     add_enrich_parser(commands)
     add_turns_parser(commands)
     add_compare_parser(commands)
+    add_ease_parser(commands)
     return parser
 
 

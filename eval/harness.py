@@ -1,7 +1,9 @@
 """One evaluation run: every pipeline on every transcript, the metrics per transcript, summaries with intervals.
 
 Data (transcripts), models (eval/pipelines.py) and metrics (eval/metrics.py) stay apart; this module only
-replays and aggregates. Intervals are percentile bootstraps over transcripts with a fixed seed; differences to
+replays and aggregates. Two relevance sets per transcript: `all` (the held-out films minus those the turns
+name) and `asked` (those of them that pass the conversation's hard conditions, era and genres: what the
+person asked for); transcripts whose `asked` set is empty drop out of the `asked` means. Intervals are percentile bootstraps over transcripts with a fixed seed; differences to
 `baseline` are paired (the same resampled transcripts for both pipelines).
 """
 
@@ -17,10 +19,15 @@ from tqdm import tqdm
 from eval import metrics
 from eval.judge import Judge, cites_signal
 from eval.pipelines import DEPTH, EvalContext, Ranking, resolve, run_pipeline
-from eval.transcripts import Transcript, hard_condition_share
+from eval.transcripts import Transcript, hard_condition_share, passes_hard_conditions
+from tools.search import request_from
 
 REFERENCE = "baseline"
 FULL = "enriched+rerank"  # the agent's pipeline, compared pairwise with every other row
+PEERS = ("popularity", "prior", "itemknn", "itemknn+conditions", "knn", "ease", "ease+conditions", "als",
+         "als+conditions")  # the classical recommenders, with and without the conversation's hard conditions
+GOAL_MARGIN = 0.03  # recall@5 the agent's pipeline must lead the best peer by, interval above 0
+RELEVANCE_SETS = {"all": ("recall@5", "recall5"), "asked": ("recall@5_asked", "recall5_asked")}
 
 
 @dataclass
@@ -31,6 +38,7 @@ class Scored:
     relevant: set[int]
     seconds: float
     recall5: float
+    recall5_asked: float  # NaN when no held-out film passes the conversation's hard conditions
     plain_recall5: float
     hit5: float
     hit10: float
@@ -73,6 +81,9 @@ class Evaluation:
             "recall@5": round(float(np.mean(run.values("recall5"))), 4), "recall@5_ci": ci(run.values("recall5"))[1:],
             "ndcg@10": round(float(np.mean(run.values("ndcg10"))), 4), "ndcg@10_ci": ci(run.values("ndcg10"))[1:],
             "n": n, "hallucinated": int(sum(s.ranking.hallucinated for s in run.scored)),
+            "recall@5_asked": round(float(np.nanmean(run.values("recall5_asked"))), 4),
+            "recall@5_asked_ci": ci(run.values("recall5_asked"))[1:],
+            "n_asked": int(np.sum(~np.isnan(run.values("recall5_asked")))),
             "plain_recall@5": round(float(np.mean(run.values("plain_recall5"))), 4),
             "hit@5": round(float(np.mean(run.values("hit5"))), 4), "hit@5_ci": ci(run.values("hit5"))[1:],
             "hit@10": round(float(np.mean(run.values("hit10"))), 4), "hit@10_ci": ci(run.values("hit10"))[1:],
@@ -96,13 +107,38 @@ class Evaluation:
             row["judge_mean_ci"] = ci([float(np.mean(s.grades)) for s in run.scored if s.grades])[1:]
         return row
 
-    def paired(self, against: str = FULL) -> dict[str, list[float]]:
-        """recall@5 of `against` minus each other pipeline's, paired over transcripts, with intervals."""
+    def paired(self, against: str = FULL, attribute: str = "recall5") -> dict[str, list[float]]:
+        """recall@5 of `against` minus each other pipeline's, paired over transcripts, with intervals
+        (`attribute="recall5_asked"`: the asked relevance set, over the transcripts where it is not empty)."""
         if against not in self.runs:
             return {}
-        mine = self.runs[against].values("recall5")
-        return {f"{against} - {name}": [round(x, 4) for x in metrics.paired_difference(mine, run.values("recall5"))]
-                for name, run in self.runs.items() if name != against}
+        mine = np.array(self.runs[against].values(attribute))
+        out = {}
+        for name, run in self.runs.items():
+            if name != against:
+                theirs = np.array(run.values(attribute))
+                keep = ~(np.isnan(mine) | np.isnan(theirs))
+                out[f"{against} - {name}"] = [round(x, 4) for x in metrics.paired_difference(mine[keep],
+                                                                                             theirs[keep])]
+        return out
+
+    def goal(self, against: str | None = None) -> dict:
+        """Per relevance set: the best peer by mean recall@5, the paired difference of the agent's pipeline
+        to it, and the verdict. Without an LLM the rerank keeps the fused order, so `fused` stands in for
+        `enriched+rerank` when only it was run."""
+        against = against or (FULL if FULL in self.runs or self.llm != "none" else "fused")
+        peers = [p for p in PEERS if p in self.runs]
+        if against not in self.runs or not peers:
+            return {}
+        out = {}
+        for label, (key, attribute) in RELEVANCE_SETS.items():
+            summaries = {p: self.summary(p)[key] for p in peers}
+            best = max(summaries, key=summaries.get)
+            diff = self.paired(against, attribute)[f"{against} - {best}"]
+            out[label] = {"pipeline": against, "agent": self.summary(against)[key], "best_peer": best,
+                          "peer": summaries[best],
+                          "difference": diff, "met": diff[0] >= GOAL_MARGIN and diff[1] > 0}
+        return out
 
     def to_json(self) -> dict:
         return {
@@ -115,6 +151,8 @@ class Evaluation:
             "held_out_under_hard_conditions": round(float(np.mean(list(self.hard_share.values()))), 4),
             "judge": {"model": self.judge_model, "skipped": self.judge_model is None},
             "paired_recall@5": self.paired(),
+            "paired_recall@5_asked": self.paired(attribute="recall5_asked"),
+            "goal": self.goal(),
         }
 
 
@@ -128,6 +166,7 @@ def evaluate(ctx: EvalContext, transcripts: list[Transcript], names: list[str] |
     runnable, skipped = resolve(names, ctx)
     conversations = [ctx.conversation(t) for t in transcripts]
     percentile = ctx.services.collab.popularity_percentile()
+    asked = {c.transcript.id: asked_set(ctx, c) for c in conversations}
     runs = {}
     for name in runnable:
         scored = []
@@ -140,8 +179,11 @@ def evaluate(ctx: EvalContext, transcripts: list[Transcript], names: list[str] |
             relevant = metrics.relevant_set(conversation.transcript.held_out, conversation.mentioned)
             ranked = ranking.movie_ids
             shown = ranked[:5]
+            wanted = asked[conversation.transcript.id]
             item = Scored(conversation.transcript.id, ranking, relevant, time.perf_counter() - started,
-                          metrics.recall_at_k(ranked, relevant, 5), metrics.plain_recall_at_k(ranked, relevant, 5),
+                          metrics.recall_at_k(ranked, relevant, 5),
+                          metrics.recall_at_k(ranked, wanted, 5) if wanted else float("nan"),
+                          metrics.plain_recall_at_k(ranked, relevant, 5),
                           metrics.hit_at_k(ranked, relevant, 5), metrics.hit_at_k(ranked, relevant, 10),
                           metrics.recall_at_k(ranking.pool, relevant, DEPTH), metrics.ndcg_at_k(ranked, relevant, 10),
                           metrics.mean_popularity(ranked, percentile, 5))
@@ -158,6 +200,13 @@ def evaluate(ctx: EvalContext, transcripts: list[Transcript], names: list[str] |
                       blocked_turns=sum(c.blocked for c in conversations), catalog_size=len(ctx.catalog),
                       popularity=percentile, judge_model=judge.model if judge else None,
                       tool_collection=ctx.tool_collection)
+
+
+def asked_set(ctx: EvalContext, conversation) -> set[int]:
+    """The held-out films (minus those named) that pass the conversation's own hard conditions."""
+    request = request_from(conversation.preferences, ctx.services.latest_year)
+    relevant = metrics.relevant_set(conversation.transcript.held_out, conversation.mentioned)
+    return {m for m in relevant if m in ctx.catalog and passes_hard_conditions(ctx.catalog[m], request)}
 
 
 def catalog_mismatch(ctx: EvalContext, transcripts: list[Transcript]) -> str | None:

@@ -14,6 +14,10 @@
                      ties keep catalog order, which is most-rated first
     popularity       most liked by training users, no conditions
     itemknn          item-item CF from the films the person loved, no conditions
+    ease, als        EASE / implicit ALS from the films the person named (loved +1, disliked -1), no conditions
+    itemknn+conditions, ease+conditions, als+conditions
+                     the same peers restricted to the films that pass the conversation's hard conditions
+                     (`prior` is popularity+conditions)
     handrolled       handrolled/ (another engineer's), when it provides `eval_recommend`
 
 The tool-path rows (enriched+rerank, fused, content, knn, genre, prior) search the agent's collection,
@@ -209,12 +213,28 @@ class Popularity:
 
 
 @dataclass(frozen=True)
-class ItemKNN:
+class CollabPeer:
+    """A collaborative model alone from the named films; `conditions`: only films the hard conditions allow."""
+    model: str  # "itemknn", "ease", "als"
+    conditions: bool = False
+
     def run(self, ctx: EvalContext, conversation: Conversation) -> Ranking:
-        seeds = [m.movie_id for m in conversation.preferences.loved]
-        sims = ctx.services.collab.similarity_to(seeds)
-        ids = [m for m in ctx.catalog.movies if sims.get(m, 0.0) > 0]
-        return _ranking(_top(sims, ids, conversation.mentioned))
+        prefs = conversation.preferences
+        loved, disliked = [m.movie_id for m in prefs.loved], [m.movie_id for m in prefs.disliked]
+        collab = ctx.services.collab
+        if self.model == "itemknn":
+            sims = collab.similarity_to(loved)
+            scores = np.array([sims.get(int(m), 0.0) for m in collab.movie_ids])
+        else:
+            scores = getattr(ctx.services, self.model).scores(loved, disliked)
+        ids = [int(m) for m in collab.movie_ids]
+        scores = np.where(scores != 0, scores, -np.inf) if self.model == "itemknn" else scores
+        if self.conditions:
+            generator = ctx.services.generator(ctx.tool_collection)
+            mask, _ = ctx.signal_matrix(conversation, ctx.tool_collection)
+            allowed = {generator.movies[i].movie_id for i in np.flatnonzero(mask)}
+            scores = np.where([m in allowed for m in ids], scores, -np.inf)
+        return _ranking(_top(scores, ids, conversation.mentioned))
 
 
 @dataclass(frozen=True)
@@ -254,7 +274,12 @@ PIPELINES: dict[str, Pipeline] = {
     "genre": only("genre"),
     "prior": only("popularity"),
     "popularity": Popularity(),
-    "itemknn": ItemKNN(),
+    "itemknn": CollabPeer("itemknn"),
+    "ease": CollabPeer("ease"),
+    "als": CollabPeer("als"),
+    "itemknn+conditions": CollabPeer("itemknn", conditions=True),
+    "ease+conditions": CollabPeer("ease", conditions=True),
+    "als+conditions": CollabPeer("als", conditions=True),
     "handrolled": External("handrolled.pipeline:eval_recommend"),
 }
 ALIASES = {"fused+rerank": "enriched+rerank"}

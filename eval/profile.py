@@ -1,7 +1,8 @@
 """What one person's ratings say about their taste, as the few signals a conversation would state.
 
-A `TasteProfile` is read from one user's likes (ratings >= 4.0 inside the catalog) and chosen so that the
-conditions a transcript states cover the person broadly, because era and genres become hard filters:
+A `TasteProfile` is read from the profile part of one user's likes (ratings >= 4.0 inside the catalog; the
+other part is held out and never read here, see eval/transcripts.py) and chosen so that the conditions a
+transcript states cover that part broadly, because era and genres become hard filters:
 
     era      the narrowest run of whole decades holding >= 85% of the liked films' years; open-ended
              ("since 1980") when it reaches the catalog's last decade, "any era" when it spans them all
@@ -59,16 +60,13 @@ class Era:
 @dataclass(frozen=True)
 class TasteProfile:
     user_id: int
-    likes: tuple[int, ...]  # movie ids rated >= 4.0, in the catalog
+    likes: tuple[int, ...]  # the profile part of the likes: the only films the turns are drawn from
+    held_out: tuple[int, ...]  # the other part of the likes, never looked at while writing the turns
     era: Era
     genres: tuple[str, ...]
     mood: str
     subtitles: bool | None
     loved: tuple[int, ...]
-
-    @property
-    def held_out(self) -> tuple[int, ...]:
-        return tuple(sorted(set(self.likes) - set(self.loved)))
 
 
 def user_likes(ratings: pd.DataFrame, user_id: int, catalog: Catalog) -> list[tuple[int, float]]:
@@ -79,8 +77,10 @@ def user_likes(ratings: pd.DataFrame, user_id: int, catalog: Catalog) -> list[tu
     return [(int(m), float(r)) for m, r in zip(rows["movie_id"], rows["rating"])]
 
 
-def profile_of(catalog: Catalog, user_id: int, likes: list[tuple[int, float]], nameable) -> TasteProfile | None:
-    """The profile, or None when the person has fewer than two nameable loved films in their conditions.
+def profile_of(catalog: Catalog, user_id: int, likes: list[tuple[int, float]], nameable,
+               held_out: tuple[int, ...] = ()) -> TasteProfile | None:
+    """The profile of `likes` (the profile part), or None when it has fewer than two nameable loved films in
+    its conditions. `held_out` is only carried along, never read.
 
     `nameable(movie) -> bool` says whether the way people type the film's name resolves to it.
     """
@@ -96,7 +96,8 @@ def profile_of(catalog: Catalog, user_id: int, likes: list[tuple[int, float]], n
     loved = [m.movie_id for m, _ in candidates if nameable(m)][:LOVED_COUNT]
     if len(loved) < LOVED_COUNT:
         return None
-    return TasteProfile(user_id=user_id, likes=tuple(m for m, _ in likes), era=era, genres=genres,
+    return TasteProfile(user_id=user_id, likes=tuple(m for m, _ in likes), held_out=tuple(sorted(held_out)),
+                        era=era, genres=genres,
                         mood=characteristic_mood(movies, catalog), subtitles=_subtitles(movies), loved=tuple(loved))
 
 

@@ -22,10 +22,11 @@ from tools.candidates import WEIGHTS_FILE  # noqa: E402
 CHART = "recall_at_5.png"
 SPLIT = """\
 Transcripts come from evaluation users only (`user_id % 5 == 0`; their ratings never feed the collaborative
-statistics, the popularity prior or the tuning). For each user, the turns state a mood, an era, 2-3 genres,
-possibly a subtitles stance, and two loved films, chosen from all their likes (ratings >= 4.0) to cover
-them broadly; the held-out set is every other film they liked inside the catalog. Titles the turns name are
-removed from the held-out set before scoring. Details: eval/transcripts.py and eval/profile.py."""
+statistics, the popularity prior or the tuning). Each user's likes (ratings >= 4.0) are split in half
+first (seeded); the turns state a mood, an era, 1-3 genres, possibly a subtitles stance, and two loved films,
+all read from the profile half only; the held-out set is the other half, never looked at while writing the
+turns. Two relevance sets: `all` (the held-out half) and `asked` (the part of it that passes the
+conversation's own hard conditions). Details: eval/transcripts.py and eval/profile.py."""
 
 
 def write_report(evaluation: Evaluation, out_dir: Path, catalog, workspace=None,
@@ -56,6 +57,14 @@ def write_report(evaluation: Evaluation, out_dir: Path, catalog, workspace=None,
         f"![recall@5 per pipeline]({chart.name})",
         "",
     ]
+    goal = evaluation.goal()
+    if goal:
+        lines += ["Goal: the agent's pipeline ahead of the best peer by >= 0.03 recall@5, paired interval above 0:",
+                  "", "| relevance set | agent | best peer | peer | Δ [95% CI] | met |", "|---|---|---|---|---|---|"]
+        lines += [f"| {label} | {g['agent']:.3f} | `{g['best_peer']}` | {g['peer']:.3f} | {g['difference'][0]:+.3f} "
+                  f"[{g['difference'][1]:+.3f}, {g['difference'][2]:+.3f}] | {'yes' if g['met'] else 'no'} |"
+                  for label, g in goal.items()]
+        lines.append("")
     paired = evaluation.paired()
     if paired:
         lines += ["Paired differences in recall@5 (same transcripts, 95% bootstrap interval):", "",
@@ -114,16 +123,17 @@ def _interval(row: dict, key: str, digits: int = 3) -> str:
 
 
 def results_table(summaries: dict[str, dict]) -> str:
-    lines = ["| pipeline | collection | recall@5 | Δ recall@5 vs baseline | plain recall@5 | hit@5 | hit@10 "
-             "| recall@50 | ndcg@10 | coverage@5 | popularity@5 | hallucinated | reasons citing a signal "
+    lines = ["| pipeline | collection | recall@5 | recall@5 asked | Δ recall@5 vs baseline | plain recall@5 | hit@5 "
+             "| hit@10 | recall@50 | ndcg@10 | coverage@5 | popularity@5 | hallucinated | reasons citing a signal "
              "| judge (1-5) | n |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, row in summaries.items():
         delta = row.get("recall@5_minus_baseline")
         delta_text = f"{delta[0]:+.3f} [{delta[1]:+.3f}, {delta[2]:+.3f}]" if delta else "–"
         cited = f"{row['reasons_citing_a_signal']:.0%}" if "reasons_citing_a_signal" in row else "–"
         judged = _interval(row, "judge_mean", 2) if "judge_mean" in row else "–"
-        lines.append(f"| {name} | {row['collection'] or 'catalog'} | {_interval(row, 'recall@5')} | {delta_text} "
+        lines.append(f"| {name} | {row['collection'] or 'catalog'} | {_interval(row, 'recall@5')} "
+                     f"| {_interval(row, 'recall@5_asked')} | {delta_text} "
                      f"| {row['plain_recall@5']:.3f} | {_interval(row, 'hit@5')} | {_interval(row, 'hit@10')} "
                      f"| {_interval(row, 'recall@50')} | {_interval(row, 'ndcg@10')} "
                      f"| {row['coverage@5']:.4f} | {_interval(row, 'popularity@5', 2)} | {row['hallucinated']} "

@@ -1,17 +1,21 @@
 """The fixed evaluation transcripts: who they come from, what they say, what is held out.
 
-The split, deterministic and from the evaluation population only:
+The protocol (v2, leak-free), deterministic and from the evaluation population only:
 
 1. Users: evaluation users (`user_id % 5 == 0`, index/population.py) with 12 to 300 likes (ratings >= 4.0)
-   among the catalog's movies, taken in the order of sha256("movierec-eval-v1:<user_id>"), first 20 whose
-   profile and turns work out. Their ratings live in `Catalog.eval_ratings` and feed nothing else.
-2. Profile (eval/profile.py): from all of the user's likes, the era, 2-3 genres, a mood, the subtitles
-   stance and two loved films, chosen to cover the likes broadly (era and genres are hard filters).
-3. Turns (eval/phrasing.py): the statements phrased with variety (seeded per user) over 3-4 turns.
+   among the catalog's movies, taken in the order of sha256("movierec-eval-v2:<user_id>"). Their ratings
+   live in `Catalog.eval_ratings` and feed nothing else. `--n 20` is the quick set (eval/transcripts.json);
+   `--all` is every eligible user (eval/transcripts_all.json).
+2. Split first: the likes are shuffled by sha256("<seed>:split:<user_id>") and cut in half. The profile
+   part is the only thing the turns are written from; the held-out part is never looked at while writing.
+3. Profile (eval/profile.py): from the profile part only, the era, 1-3 genres, a mood, the subtitles stance
+   and two loved films, chosen to cover the profile part broadly (era and genres are hard filters).
+4. Turns (eval/phrasing.py): the statements phrased with variety (seeded per user) over 3-4 turns.
    Every transcript is read back with the rule reader (tools/preferences/); it must yield the intended
    mood, genres, era, stance and exactly the two loved films, else another phrasing is drawn and the
-   miss is reported.
-4. Held out: the user's other likes inside the catalog (all likes minus the two films the turns name).
+   miss is reported. A user whose profile part has no two nameable loved films is skipped (and counted).
+5. Held out: the held-out part. The evaluation scores two relevance sets from it (eval/harness.py): all of
+   it, and the films in it that pass the conversation's own hard conditions (what the person asked for).
 
 `python -m eval.transcripts build` writes eval/transcripts.json (`--source` for another catalog, `--out`
 for another file); `python -m eval.tune` builds its conversations with the same code from training users.
@@ -39,7 +43,8 @@ from tools.candidates import SearchRequest
 from tools.preferences import Preferences
 from tools.search import request_from
 
-SEED = "movierec-eval-v1"
+SEED = "movierec-eval-v2"
+PROFILE_SHARE = 0.5  # of the likes, given to the profile part; the rest is held out
 N_TRANSCRIPTS = 20
 MIN_LIKES, MAX_LIKES = 12, 300
 PHRASING_ATTEMPTS = 12
@@ -90,6 +95,8 @@ class Build:
     profiles: dict[str, TasteProfile] = field(default_factory=dict)
     misses: list[ReaderMiss] = field(default_factory=list)  # phrasings the rule reader did not read as meant
     unnameable: list[tuple[int, str]] = field(default_factory=list)  # (movie, typed name) the matcher missed
+    eligible: int = 0  # users with MIN_LIKES..MAX_LIKES likes that were tried
+    no_profile: list[int] = field(default_factory=list)  # eligible users whose profile part names no two films
 
 
 def user_order(user_ids: Iterable[int], seed: str = SEED) -> list[int]:
@@ -97,15 +104,26 @@ def user_order(user_ids: Iterable[int], seed: str = SEED) -> list[int]:
     return sorted({int(u) for u in user_ids}, key=lambda u: hashlib.sha256(f"{seed}:{u}".encode()).hexdigest())
 
 
-def build_eval_transcripts(catalog: Catalog, n: int = N_TRANSCRIPTS, seed: str = SEED) -> Build:
+def build_eval_transcripts(catalog: Catalog, n: int | None = N_TRANSCRIPTS, seed: str = SEED) -> Build:
     users = user_order(catalog.eval_ratings["user_id"].unique(), seed)
     assert all(is_eval_user(u) for u in users), "evaluation transcripts come from evaluation users only"
     return build_conversations(catalog, catalog.eval_ratings, users, n, seed, prefix="t")
 
 
-def build_conversations(catalog: Catalog, ratings: pd.DataFrame, users: list[int], n: int, seed: str,
+def split_likes(likes: list[tuple[int, float]], user_id: int, seed: str,
+                share: float = PROFILE_SHARE) -> tuple[list[tuple[int, float]], tuple[int, ...]]:
+    """(profile part in the order given, held-out movie ids): a seeded shuffle cut at `share`."""
+    shuffled = list(likes)
+    random.Random(f"{seed}:split:{user_id}").shuffle(shuffled)
+    cut = round(len(shuffled) * share)
+    profile_ids = {m for m, _ in shuffled[:cut]}
+    return [like for like in likes if like[0] in profile_ids], tuple(sorted(m for m, _ in shuffled[cut:]))
+
+
+def build_conversations(catalog: Catalog, ratings: pd.DataFrame, users: list[int], n: int | None, seed: str,
                         prefix: str) -> Build:
-    """Conversations for the first `n` of `users` (in order) whose likes give a profile and readable turns."""
+    """Conversations for the first `n` of `users` (in order; None: all) whose profile part gives a profile
+    and readable turns."""
     matcher = TitleMatcher(catalog)
     latest = max(m.year or 0 for m in catalog)
     build = Build()
@@ -120,13 +138,16 @@ def build_conversations(catalog: Catalog, ratings: pd.DataFrame, users: list[int
         return True
 
     for user_id in users:
-        if len(build.transcripts) == n:
+        if n is not None and len(build.transcripts) == n:
             break
         likes = user_likes(ratings, user_id, catalog)
         if not MIN_LIKES <= len(likes) <= MAX_LIKES:
             continue
-        profile = profile_of(catalog, user_id, likes, nameable)
+        build.eligible += 1
+        profile_part, held_out = split_likes(likes, user_id, seed)
+        profile = profile_of(catalog, user_id, profile_part, nameable, held_out)
         if profile is None:
+            build.no_profile.append(user_id)
             continue
         rng = random.Random(f"{seed}:{user_id}")
         for _ in range(PHRASING_ATTEMPTS):
@@ -229,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     build_cmd.add_argument("--source", default="bundled", help="catalog source (as `movierec index --source`)")
     build_cmd.add_argument("--limit", type=int, default=5000)
     build_cmd.add_argument("--n", type=int, default=N_TRANSCRIPTS)
+    build_cmd.add_argument("--all", action="store_true", help="every eligible evaluation user (overrides --n)")
     build_cmd.add_argument("--out", type=Path, default=Path(__file__).with_name(DEFAULT_FILE))
     show = sub.add_parser("show", help="describe a transcript file")
     show.add_argument("--source", default="bundled")
@@ -239,10 +261,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "show":
         print(describe(load_transcripts(args.file), catalog))
         return 0
-    build = build_eval_transcripts(catalog, args.n)
+    build = build_eval_transcripts(catalog, None if args.all else args.n)
     save_transcripts(build.transcripts, args.out)
     print(describe(build, catalog))
-    print(f"\n{len(build.transcripts)} transcripts written to {args.out}")
+    print(f"\n{len(build.transcripts)} transcripts written to {args.out}; {build.eligible} eligible users tried, "
+          f"{len(build.no_profile)} without two nameable loved films in their profile part")
     for miss in build.misses:
         print(f"reader miss (user {miss.user_id}): {' / '.join(miss.turns)}\n    " + "\n    ".join(miss.problems))
     for movie_id, name in dict(build.unnameable).items():

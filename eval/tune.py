@@ -1,17 +1,18 @@
-"""Tune the fusion weights (tools/fusion_weights.json) on conversations built from training users only.
+"""Tune the fusion weights (tools/fusion_weights.json) by k-fold cross-validation on training users only.
 
-The tuning split: training users (never `user_id % 5 == 0`), in the order of sha256("movierec-tune-v1:<id>"),
-get conversations from the same builder as the evaluation transcripts (eval/transcripts.py), until 150
-exist. The first 100 are the fit fold, the other 50 a check fold that the search never sees. All 150 users
-are taken out of the collaborative statistics while tuning (a `Catalog` copy whose ratings exclude them, and
-a `Collaborative` built from it), so their own held-out likes never feed item-kNN or popularity. When the
-enriched collection carries the `co-liked` enricher ("Fans also loved: ..."), its texts are rebuilt from
-that copy into a temporary store, so the fold's likes do not reach content retrieval either (LLM
-descriptions are reused as written; the `grounded` prompt saw co-liked lists of all training users).
+The tuning users: training users (never `user_id % 5 == 0`), in the order of sha256("movierec-tune-v2:<id>"),
+get conversations from the same leak-free builder as the evaluation transcripts (eval/transcripts.py: likes
+split first, turns written from the profile part only) until 250 exist; they are dealt into k = 5 folds.
+Each conversation's signal matrix is computed with its own fold's users taken out of every collaborative
+statistic (item-kNN, popularity, EASE, ALS are refitted per fold on a `Catalog` copy without them). Content
+retrieval reads one store for all folds: when the enriched collection carries the `co-liked` enricher
+("Fans also loved: ..."), its texts are rebuilt without any tuning user's ratings into a temporary store
+(LLM descriptions are reused as written; the `grounded` prompt saw co-liked lists of all training users).
 
-Each conversation's signal matrix (movies x SIGNALS, plus the hard-condition mask) is computed once; the
-search then only re-weights: a grid over (content, popularity, genre, language) with knn = 1 (only ratios
-matter), then coordinate refinement, maximising mean recall@5 on the fit fold, ties broken by ndcg@10.
+The search only re-weights: coordinate ascent over SIGNALS from the current weights (knn fixed at 1, only
+ratios matter), maximising mean recall@5 (ties: ndcg@10). Cross-validation: for each fold, weights searched
+on the other k-1 folds are scored on it; the mean and spread over folds are the estimate, for the tuned
+weights and for the weights they replace. The written weights are searched on all folds.
 
     python -m eval.tune [--data-dir DIR] [--collection enriched|baseline] [--dry-run]
 """
@@ -19,7 +20,6 @@ matter), then coordinate refinement, maximising mean recall@5 on the fit fold, t
 from __future__ import annotations
 
 import argparse
-import itertools
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,6 +31,8 @@ from eval.pipelines import collection_built
 from eval.transcripts import build_conversations, read_turns, user_order
 from index.catalog import Catalog
 from index.collab import Collaborative
+from index.collab.als import ALS
+from index.collab.ease import EASE
 from index.matching import TitleMatcher
 from index.population import is_eval_user
 from index.store import (BASELINE, ENRICHED, build_collection, chroma_client, collection_metadata, movie_nodes,
@@ -39,15 +41,11 @@ from index.workspace import Workspace
 from tools.candidates import SIGNALS, WEIGHTS_FILE, CandidateGenerator, FusionWeights, weights_record
 from tools.search import request_from
 
-SEED = "movierec-tune-v1"
-FIT_USERS, CHECK_USERS = 100, 50
-GRID = {
-    "content": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0),
-    "popularity": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0),
-    "genre": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5),
-    "language": (0.0, 0.05, 0.1, 0.2),
-}
-REFINE_STEPS = (0.5, 0.8, 0.9, 1.1, 1.25, 2.0)
+SEED = "movierec-tune-v2"
+USERS, FOLDS = 250, 5
+CANDIDATE_VALUES = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+FREE = tuple(s for s in SIGNALS if s != "knn")  # knn stays 1: only the ratios of the weights matter
+ROUNDS = 4
 
 
 @dataclass
@@ -57,6 +55,8 @@ class Case:
     matrix: np.ndarray  # allowed movies x SIGNALS
     movie_ids: np.ndarray  # allowed movies, in catalog order
     relevant: set[int]
+    asked: set[int]  # the relevant films that pass the conversation's hard conditions
+    fold: int = 0
 
 
 def tuning_users(catalog: Catalog) -> list[int]:
@@ -89,64 +89,120 @@ def content_store(ws: Workspace, collection: str, fold_catalog: Catalog, scratch
             f"enrichers {', '.join(names)} rebuilt without the tuning users' ratings")
 
 
-def build_cases(ws: Workspace, collection: str, n: int = FIT_USERS + CHECK_USERS) -> tuple[list[Case], dict]:
+def build_cases(ws: Workspace, collection: str, n: int = USERS, folds: int = FOLDS) -> tuple[list[Case], dict]:
     catalog = ws.catalog
     build = build_conversations(catalog, catalog.ratings, tuning_users(catalog), n, SEED, prefix="u")
-    fold = {t.user_id for t in build.transcripts}
-    assert not any(is_eval_user(u) for u in fold)
-    fold_catalog = without_users(catalog, fold)
+    users = [t.user_id for t in build.transcripts]
+    assert not any(is_eval_user(u) for u in users)
+    fold_of = {u: i % folds for i, u in enumerate(users)}
+    cases: list[Case] = []
     with tempfile.TemporaryDirectory(prefix="movierec-tune-") as scratch:
-        index, nodes, content = content_store(ws, collection, fold_catalog, Path(scratch))
-        generator = CandidateGenerator(fold_catalog, Collaborative.from_catalog(fold_catalog), index, nodes)
-        cases = _cases(build.transcripts, generator, catalog)
-    info = {"users": len(fold), "conversations": len(cases), "ratings_left": len(fold_catalog.ratings),
-            "misses": len(build.misses), "content": content}
+        index, nodes, content = content_store(ws, collection, without_users(catalog, set(users)), Path(scratch))
+        for fold in range(folds):
+            fold_catalog = without_users(catalog, {u for u in users if fold_of[u] == fold})
+            collab = Collaborative.from_catalog(fold_catalog)
+            models = {"ease": EASE.fit(collab), "als": ALS.fit(collab)}
+            generator = CandidateGenerator(fold_catalog, collab, index, nodes, models=models)
+            mine = [t for t in build.transcripts if fold_of[t.user_id] == fold]
+            cases += [replace(c, fold=fold) for c in _cases(mine, generator, catalog)]
+    info = {"users": len(users), "conversations": len(cases), "folds": folds, "misses": len(build.misses),
+            "content": content}
     return cases, info
 
 
 def _cases(transcripts, generator: CandidateGenerator, catalog: Catalog) -> list[Case]:
+    from eval.transcripts import passes_hard_conditions
+
     matcher, latest = TitleMatcher(catalog), max(m.year or 0 for m in catalog)
     all_ids = np.array([m.movie_id for m in generator.movies])
     cases = []
     for transcript in transcripts:
         prefs = read_turns(transcript.turns, matcher, latest)
-        mask, matrix, _ = generator.signal_matrix(request_from(prefs, latest))
+        request = request_from(prefs, latest)
+        mask, matrix, _ = generator.signal_matrix(request)
         relevant = set(transcript.held_out) - set(prefs.named_ids)
-        cases.append(Case(transcript.user_id, matrix[mask], all_ids[mask], relevant))
+        asked = {m for m in relevant if passes_hard_conditions(catalog[m], request)}
+        cases.append(Case(transcript.user_id, matrix[mask], all_ids[mask], relevant, asked))
     return cases
 
 
-def score(cases: list[Case], weights: np.ndarray) -> tuple[float, float]:
-    """(mean recall@5, mean ndcg@10) of the fused ranking under `weights`."""
-    recalls, ndcgs = [], []
+def score(cases: list[Case], weights: np.ndarray, debias: float = 0.0) -> dict[str, float]:
+    """Means of recall@5 (both relevance sets), ndcg@10 and popularity@5 of the fused ranking."""
+    recalls, asked, ndcgs, popularity = [], [], [], []
+    popularity_column = SIGNALS.index("popularity")
     for case in cases:
-        values = case.matrix @ weights
-        ranked = case.movie_ids[np.argsort(-values, kind="stable")[:10]].tolist()  # ties: catalog order
+        values = case.matrix @ weights - debias * case.matrix[:, popularity_column]
+        order = np.argsort(-values, kind="stable")[:10]  # ties: catalog order
+        ranked = case.movie_ids[order].tolist()
         recalls.append(recall_at_k(ranked, case.relevant, 5))
+        if case.asked:
+            asked.append(recall_at_k(ranked, case.asked, 5))
         ndcgs.append(ndcg_at_k(ranked, case.relevant, 10))
-    return float(np.mean(recalls)), float(np.mean(ndcgs))
+        popularity.append(float(case.matrix[order[:5], popularity_column].mean()) if len(order) else np.nan)
+    return {"recall@5": float(np.mean(recalls)), "recall@5_asked": float(np.mean(asked)) if asked else np.nan,
+            "ndcg@10": float(np.mean(ndcgs)), "popularity@5": float(np.nanmean(popularity))}
 
 
-def search(cases: list[Case]) -> tuple[FusionWeights, tuple[float, float]]:
-    def vector(w: dict[str, float]) -> np.ndarray:
-        return np.array([w[s] for s in SIGNALS])
+def _objective(cases: list[Case], weights: np.ndarray) -> tuple[float, float]:
+    result = score(cases, weights)
+    return result["recall@5"], result["ndcg@10"]
 
-    best_w, best = None, (-1.0, -1.0)
-    for values in itertools.product(*GRID.values()):
-        w = dict(zip(GRID, values), knn=1.0)
-        result = score(cases, vector(w))
-        if result > best:
-            best_w, best = w, result
-    improved = True
-    while improved:  # coordinate refinement around the grid optimum
+
+def search(cases: list[Case], start: FusionWeights | None = None) -> tuple[FusionWeights, tuple[float, float]]:
+    """Coordinate ascent over FREE signals, each tried at CANDIDATE_VALUES, until a round changes nothing."""
+    weights = {s: float(getattr(start or FusionWeights(), s)) for s in SIGNALS}
+    weights["knn"] = 1.0
+    vector = lambda w: np.array([w[s] for s in SIGNALS])  # noqa: E731
+    best = _objective(cases, vector(weights))
+    for _ in range(ROUNDS):
         improved = False
-        for signal in GRID:
-            for step in REFINE_STEPS:
-                trial = {**best_w, signal: round(best_w[signal] * step, 4) if best_w[signal] else 0.01 * step}
-                result = score(cases, vector(trial))
+        for signal in FREE:
+            for value in CANDIDATE_VALUES:
+                trial = {**weights, signal: value}
+                result = _objective(cases, vector(trial))
                 if result > best:
-                    best_w, best, improved = trial, result, True
-    return FusionWeights(**{s: float(best_w[s]) for s in SIGNALS}), best
+                    weights, best, improved = trial, result, True
+        if not improved:
+            break
+    return FusionWeights(**weights), best
+
+
+def cross_validate(cases: list[Case], previous: FusionWeights) -> dict:
+    """Per held-out fold: weights searched on the other folds, scored on it; the previous weights beside."""
+    rows = []
+    for fold in sorted({c.fold for c in cases}):
+        fit = [c for c in cases if c.fold != fold]
+        held = [c for c in cases if c.fold == fold]
+        weights, _ = search(fit, previous)
+        rows.append({"fold": fold, "n": len(held), "weights": {s: getattr(weights, s) for s in SIGNALS},
+                     "vector": weights.as_array(),
+                     "tuned": score(held, weights.as_array()), "previous": score(held, previous.as_array())})
+    summary = {}
+    for which in ("tuned", "previous"):
+        for metric in ("recall@5", "recall@5_asked", "popularity@5"):
+            values = [r[which][metric] for r in rows]
+            summary[f"{which}_{metric}"] = [round(float(np.mean(values)), 4), round(float(np.std(values)), 4)]
+    return {"folds": rows, "mean_and_sd_over_folds": summary}
+
+
+DEBIAS_VALUES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
+DEBIAS_RECALL_COST = 0.01  # the default knob: the largest debias that costs at most this much CV recall@5
+
+
+def debias_sweep(cases: list[Case], cv: dict) -> list[dict]:
+    """Cross-validated recall@5 and popularity@5 at each debias value (each fold's weights from `cv`)."""
+    per_fold = {row["fold"]: row["vector"] for row in cv["folds"]}
+    rows = []
+    for debias in DEBIAS_VALUES:
+        results = [score([c for c in cases if c.fold == f], w, debias) for f, w in per_fold.items()]
+        rows.append({"debias": debias, **{k: round(float(np.mean([r[k] for r in results])), 4)
+                                          for k in ("recall@5", "recall@5_asked", "popularity@5")}})
+    return rows
+
+
+def chosen_debias(rows: list[dict]) -> float:
+    best = max(r["recall@5"] for r in rows)
+    return max(r["debias"] for r in rows if r["recall@5"] >= best - DEBIAS_RECALL_COST)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,36 +210,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir")
     parser.add_argument("--collection", choices=(ENRICHED, BASELINE),
                         help="the collection content retrieval reads (default: enriched when built)")
+    parser.add_argument("--users", type=int, default=USERS)
     parser.add_argument("--dry-run", action="store_true", help="print the result, do not write the weights file")
     args = parser.parse_args(argv)
     ws = Workspace.open(args.data_dir, llm_choice="none")
     collection = args.collection or (ENRICHED if collection_built(ws, ENRICHED) else BASELINE)
     print(f"catalog: {ws.catalog.source}; collection: {collection}; building the tuning conversations ...")
-    cases, info = build_cases(ws, collection)
-    fit, check = cases[:FIT_USERS], cases[FIT_USERS:]
-    before = FusionWeights.load()
-    weights, (fit_recall, fit_ndcg) = search(fit)
-    check_recall, check_ndcg = score(check, weights.as_array())
-    before_fit, before_check = score(fit, before.as_array()), score(check, before.as_array())
-    print(f"tuning split: {info}")
-    print(f"previous weights {before}: fit recall@5 {before_fit[0]:.3f} ndcg@10 {before_fit[1]:.3f}; "
-          f"check recall@5 {before_check[0]:.3f} ndcg@10 {before_check[1]:.3f}")
-    print(f"tuned weights    {weights}: fit recall@5 {fit_recall:.3f} ndcg@10 {fit_ndcg:.3f}; "
-          f"check recall@5 {check_recall:.3f} ndcg@10 {check_ndcg:.3f}")
+    cases, info = build_cases(ws, collection, n=args.users)
+    print(f"tuning split: {info}", flush=True)
+    previous = FusionWeights.load(raw=True)
+    cv = cross_validate(cases, previous)
+    for row in cv["folds"]:
+        print(f"fold {row['fold']} (n={row['n']}): weights {row['weights']}\n    tuned {row['tuned']}\n"
+              f"    previous {row['previous']}", flush=True)
+    print(f"mean, sd over folds: {cv['mean_and_sd_over_folds']}")
+    sweep = debias_sweep(cases, cv)
+    for row in sweep:
+        print(f"debias {row['debias']}: {row}")
+    debias = chosen_debias(sweep)
+    weights, (recall, ndcg) = search(cases, previous)
+    print(f"weights searched on all {len(cases)} conversations: {weights} (in-sample recall@5 {recall:.3f}); "
+          f"debias {debias}")
     if args.dry_run:
         return 0
     WEIGHTS_FILE.write_text(weights_record(
-        weights,
-        procedure=(f"python -m eval.tune: grid over (content, popularity, genre, language) with knn=1, then "
-                   f"coordinate refinement; maximise recall@5 (ties: ndcg@10) on {len(fit)} conversations "
-                   f"built by eval/transcripts.py from training users (seed {SEED}; never user_id % 5 == 0), "
-                   f"their ratings removed from the collaborative statistics while tuning; "
-                   f"content retrieval on the {collection!r} collection of {ws.catalog.source} "
-                   f"({info['content']})"),
-        users={"fit": [c.user_id for c in fit], "check": [c.user_id for c in check]},
-        recall={"fit": round(fit_recall, 4), "check": round(check_recall, 4),
-                "fit_ndcg@10": round(fit_ndcg, 4), "check_ndcg@10": round(check_ndcg, 4),
-                "previous_fit": round(before_fit[0], 4), "previous_check": round(before_check[0], 4)},
+        weights, debias=debias,
+        procedure=(f"python -m eval.tune: coordinate ascent over {', '.join(FREE)} (knn = 1) maximising "
+                   f"recall@5 (ties: ndcg@10) on {len(cases)} leak-free conversations (eval/transcripts.py) of "
+                   f"training users (seed {SEED}; never user_id % 5 == 0) in {FOLDS} folds, each fold's users "
+                   f"removed from the collaborative statistics (item-kNN, popularity, EASE, ALS) of its own "
+                   f"conversations; content retrieval on the {collection!r} collection of {ws.catalog.source} "
+                   f"({info['content']}); debias: the largest value of {list(DEBIAS_VALUES)} within "
+                   f"{DEBIAS_RECALL_COST} of the best cross-validated recall@5"),
+        users={f"fold{f}": [c.user_id for c in cases if c.fold == f] for f in range(FOLDS)},
+        cross_validation=cv["mean_and_sd_over_folds"], debias_sweep=sweep,
     ))
     print(f"wrote {WEIGHTS_FILE}")
     return 0

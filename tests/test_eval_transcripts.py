@@ -7,11 +7,11 @@ from importlib import resources
 import pytest
 
 from eval import tune
-from eval.profile import Era, decade_span, genre_cover
-from eval.transcripts import (Transcript, build_conversations, build_eval_transcripts, load_transcripts, read_turns,
-                              user_order)
+from eval.profile import Era, decade_span, genre_cover, profile_of, user_likes
+from eval.transcripts import (MAX_LIKES, MIN_LIKES, SEED, Transcript, build_conversations, build_eval_transcripts,
+                              load_transcripts, read_turns, split_likes, user_order)
 from index.catalog import load_catalog
-from index.collab import LIKE_THRESHOLD, Collaborative
+from index.collab import Collaborative
 from index.matching import TitleMatcher
 from index.population import is_eval_user
 
@@ -43,17 +43,38 @@ def test_the_committed_file_keeps_the_contract(committed):
     assert all(isinstance(turn, str) and turn for t in raw for turn in t["turns"])
 
 
-def test_transcripts_come_from_evaluation_users_and_hold_out_their_other_likes(committed, catalog, matcher):
+def test_transcripts_come_from_evaluation_users_and_hold_out_the_other_half_of_their_likes(committed, catalog,
+                                                                                          matcher):
     ratings = catalog.eval_ratings
     training_users = set(catalog.ratings["user_id"])
     for t in committed:
         assert is_eval_user(t.user_id)
-        mine = ratings[ratings["user_id"] == t.user_id]
-        liked = set(mine.loc[mine["rating"] >= LIKE_THRESHOLD, "movie_id"])
+        likes = user_likes(ratings, t.user_id, catalog)
+        profile_part, held_out = split_likes(likes, t.user_id, SEED)
+        assert t.held_out == held_out and set(t.held_out) | {m for m, _ in profile_part} == {m for m, _ in likes}
+        assert abs(len(profile_part) - len(held_out)) <= 1
         named = set(read_turns(t.turns, matcher, latest(catalog)).named_ids)
-        assert set(t.held_out) == liked - named  # every other like inside the catalog, nothing else
+        assert named <= {m for m, _ in profile_part} and not named & set(t.held_out)
         assert all(m in catalog for m in t.held_out)
         assert t.user_id not in training_users
+
+
+def test_the_turns_never_depend_on_the_held_out_part(committed, catalog):
+    # The profile (hence the turns) is read from the profile part alone: any held-out part gives the same one.
+    for t in committed[:5]:
+        profile_part, held_out = split_likes(user_likes(catalog.eval_ratings, t.user_id, catalog), t.user_id, SEED)
+        real = profile_of(catalog, t.user_id, profile_part, lambda m: True, held_out)
+        other = profile_of(catalog, t.user_id, profile_part, lambda m: True, tuple(catalog.movies)[:50])
+        assert replace(real, held_out=()) == replace(other, held_out=())
+
+
+def test_the_all_users_file_covers_every_eligible_evaluation_user(catalog):
+    everyone = load_transcripts(resources.files("eval").joinpath("transcripts_all.json"))
+    eligible = [u for u in catalog.eval_ratings["user_id"].unique()
+                if MIN_LIKES <= len(user_likes(catalog.eval_ratings, u, catalog)) <= MAX_LIKES]
+    assert len(everyone) >= 0.95 * len(eligible) and len({t.user_id for t in everyone}) == len(everyone)
+    quick = load_transcripts()
+    assert [t.user_id for t in quick] == [t.user_id for t in everyone[:20]]
 
 
 def test_every_transcript_gives_the_rule_reader_three_signals_and_two_resolved_films(committed, catalog, matcher):

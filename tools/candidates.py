@@ -8,6 +8,7 @@ a weighted sum of five signals, each scaled to [0, 1]:
     popularity  popularity percentile among training users, a prior that breaks ties toward known films
     genre       share of the wanted genres (stated, or implied by the mood) the movie has
     language    +1 for an originally non-English film when subtitles are welcome, -1 when they are not
+    ease, als   EASE and implicit ALS from the loved films (index/collab/), scaled by their best score
 
 Films the person disliked subtract their item-kNN similarity (DISLIKED_PENALTY), so their neighbours sink.
 The weights live in tools/fusion_weights.json, written by `python -m eval.tune` from conversations built
@@ -17,7 +18,8 @@ out of training users only (never `user_id % 5 == 0`); see that file for the pro
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import os
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +37,9 @@ from index.collab import Collaborative
 from index.store import genre_key
 
 WEIGHTS_FILE = Path(__file__).with_name("fusion_weights.json")
+DEBIAS_VARIABLE = "MOVIEREC_DEBIAS"  # subtracted from the tuned popularity weight
 CONTENT_DEPTH = 200
-SIGNALS = ("content", "knn", "popularity", "genre", "language")
+SIGNALS = ("content", "knn", "popularity", "genre", "language", "ease", "als")
 DISLIKED_PENALTY = 0.5  # in units of the knn weight (1.0): half as strong as a love pulling up
 
 
@@ -47,12 +50,19 @@ class FusionWeights:
     popularity: float = 0.3
     genre: float = 0.3
     language: float = 0.1
+    ease: float = 0.0
+    als: float = 0.0
 
     @classmethod
-    def load(cls, path: Path = WEIGHTS_FILE) -> "FusionWeights":
+    def load(cls, path: Path = WEIGHTS_FILE, raw: bool = False) -> "FusionWeights":
+        """The tuned weights, the popularity weight lowered by the debias knob ($MOVIEREC_DEBIAS, else the
+        file's cross-validated default; `raw`: as tuned, no debias)."""
         if not path.is_file():
             return cls()
-        return cls(**json.loads(path.read_text())["weights"])
+        data = json.loads(path.read_text())
+        weights = cls(**data["weights"])
+        debias = 0.0 if raw else float(os.environ.get(DEBIAS_VARIABLE) or data.get("debias", 0.0))
+        return replace(weights, popularity=weights.popularity - debias)
 
     def as_array(self) -> np.ndarray:
         return np.array([getattr(self, s) for s in SIGNALS])
@@ -100,8 +110,9 @@ class PredicateRetriever(BaseRetriever):
 
 class CandidateGenerator:
     def __init__(self, catalog: Catalog, collab: Collaborative, index: VectorStoreIndex, nodes: list[TextNode],
-                 weights: FusionWeights | None = None, content_depth: int = CONTENT_DEPTH):
+                 weights: FusionWeights | None = None, content_depth: int = CONTENT_DEPTH, models: dict | None = None):
         self.catalog, self.collab, self.index = catalog, collab, index
+        self.models = models or {}  # signal name -> fitted model with .scores(loved) over collab.movie_ids
         self.weights = weights or FusionWeights.load()
         self.content_depth = content_depth
         self.movies: list[Movie] = list(catalog)
@@ -141,6 +152,8 @@ class CandidateGenerator:
             matrix[:, 3] = [len(wanted & set(m.genres)) / len(wanted) for m in self.movies]
         if request.subtitles is not None:
             matrix[:, 4] = np.where(self.foreign, 1.0 if request.subtitles else -1.0, 0.0)
+        for name, model in self.models.items():
+            matrix[:, SIGNALS.index(name)] = self._model_scores(model, request.seeds)
         return mask, matrix, because
 
     def generate(self, request: SearchRequest, k: int = 50, weights: FusionWeights | None = None) -> list[Candidate]:
@@ -174,6 +187,16 @@ class CandidateGenerator:
             if position is not None and mask[position]:
                 scores[position] = (result.score or 0.0) / best
         return scores
+
+    def _model_scores(self, model, seeds: tuple[int, ...]) -> np.ndarray:
+        column = np.zeros(len(self.movies))
+        if not seeds:
+            return column
+        for movie_id, value in zip(self.collab.movie_ids, model.scores(seeds)):
+            if int(movie_id) in self.position:
+                column[self.position[int(movie_id)]] = value
+        peak = column.max()
+        return column / peak if peak > 0 else column
 
     def _knn(self, seeds: tuple[int, ...]) -> tuple[np.ndarray, dict[int, list[int]]]:
         total = np.zeros(len(self.movies))

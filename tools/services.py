@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from index.collab import Collaborative
+from index.collab.als import ALS
+from index.collab.cache import fitted
+from index.collab.ease import EASE
 from index.matching import TitleMatcher
 from index.store import BASELINE, ENRICHED, collection_nodes
 from index.workspace import Workspace
@@ -46,6 +49,15 @@ class MovieServices:
         return Collaborative.from_catalog(self.catalog)
 
     @cached_property
+    def ease(self) -> EASE:
+        """Fitted once per like matrix and kept under `<data dir>/collab/`."""
+        return fitted(EASE, self.collab, self.workspace.root / "collab")
+
+    @cached_property
+    def als(self) -> ALS:
+        return fitted(ALS, self.collab, self.workspace.root / "collab")
+
+    @cached_property
     def latest_year(self) -> int:
         return max(m.year or 0 for m in self.catalog)
 
@@ -56,5 +68,7 @@ class MovieServices:
         if collection not in self._generators:
             index = self.workspace.index(collection)
             nodes = collection_nodes(index.vector_store.client)  # the same collection, even if a build swaps it
-            self._generators[collection] = CandidateGenerator(self.catalog, self.collab, index, nodes, self.weights)
+            models = {name: getattr(self, name) for name in ("ease", "als") if getattr(self.weights, name)}
+            self._generators[collection] = CandidateGenerator(self.catalog, self.collab, index, nodes, self.weights,
+                                                              models=models)
         return self._generators[collection]

@@ -40,7 +40,9 @@ HANDROLLED = {
     "wiring": ["handrolled/pipeline.py", "handrolled/llm.py", "handrolled/__main__.py"],
 }
 SHARED = ["index/catalog.py", "index/titles.py", "index/population.py", "index/matching.py", "index/collab.py",
-          "index/recommendation.py", "index/embeddings.py:embedder_path", "tools/preferences.py", "agent/guards.py"]
+          "index/recommendation.py", "index/embeddings.py:embedder_path", "tools/preferences.py",
+          "agent/guards/readings.py", "agent/guards/rules.py", "agent/guards/pushed.py", "agent/guards/screen.py",
+          "agent/guards/output.py"]
 NOT_COMPARED = {"index/local_llm.py": "in-process llama.cpp LLM for LlamaIndex (the hand-rolled path needs a server)",
                 "index/gguf.py": "finding and verifying the local model files",
                 "agent/usage.py": "token metering, which the hand-rolled path does not do",

@@ -1,12 +1,18 @@
-"""The input screen: one verdict per user turn from the rules and the learned screen over every reading."""
+"""The input screen: one verdict per user turn from the rules and the learned screen over every reading.
+
+The rules decide the clear cases and undo the disguises; a turn they let through is scored by the learned
+screen, and when that score is unsure an LLM's second opinion (if one is given) decides.
+"""
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from agent.guards.pushed import forced_title
-from agent.guards.readings import clean, is_junk, readings
+from agent.guards.classifier import learned_screen, scored_texts
+from agent.guards.readings import Reading, clean, is_junk, readings
 from agent.guards.rules import find_rule
 
 # A preference fits in a few sentences; a wall of text is also the usual carrier of buried instructions,
@@ -43,8 +49,13 @@ class GuardVerdict:
         return not self.allowed
 
 
-def screen_input(turn: str | bytes | None) -> GuardVerdict:
-    """The verdict on one user turn; a turn that is not `allowed` must not reach the agent."""
+def screen_input(turn: str | bytes | None, second_opinion: Callable[[str], bool | None] | None = None,
+                 learned: bool = True) -> GuardVerdict:
+    """The verdict on one user turn; a turn that is not `allowed` must not reach the agent.
+
+    `second_opinion(text)` (see `second_opinion.SecondOpinion`) is asked only when the learned score is
+    unsure; None from it leaves the classifier's verdict. `learned=False` is the rules alone.
+    """
     text = _as_text(turn)
     if text is None or _junk_share(text[:SCAN_CHARS]) > UNREADABLE_SHARE:
         return GuardVerdict(False, "unreadable", "binary data, control characters or invalid unicode",
@@ -68,7 +79,23 @@ def screen_input(turn: str | bytes | None) -> GuardVerdict:
     if full_length > MAX_TURN_CHARS:
         return GuardVerdict(False, "too_long", f"{full_length} characters, over the {MAX_TURN_CHARS} limit",
                             REPLY_TOO_LONG.format(n=full_length, limit=MAX_TURN_CHARS))
+    if learned:
+        return _learned_verdict(seen, cleaned.strip(), second_opinion)
     return GuardVerdict(True, "ok", "no rule matched", text=cleaned.strip())
+
+
+def _learned_verdict(seen: Sequence[Reading], text: str, second_opinion) -> GuardVerdict:
+    screen = learned_screen()
+    texts = scored_texts(seen)
+    score = screen.score(texts)
+    blocked, who = score >= screen.threshold, f"learned screen {score:.2f} (blocks at {screen.threshold:.2f})"
+    if second_opinion is not None and screen.unsure[0] <= score <= screen.unsure[1]:
+        opinion = second_opinion("\n\n".join(texts))  # the decoded readings too: the LLM need not decode
+        if opinion is not None:
+            blocked, who = opinion, f"{who}, unsure; LLM second opinion: {'attack' if opinion else 'safe'}"
+    if blocked:
+        return GuardVerdict(False, "injection", who, REPLY_INJECTION, rule="learned")
+    return GuardVerdict(True, "ok", f"no rule matched; {who}", text=text)
 
 
 def _as_text(turn: str | bytes | None) -> str | None:

@@ -1,8 +1,8 @@
 """How the input screen holds on phrasings it was not tuned on.
 
 `python -m eval.guard_screen corpus`: leave-one-writer-out over the training corpus (each writer scored by a
-model and a threshold fitted without that writer) and leave-one-family-out for the attack families; block
-rates per family, writer and OWASP category for the rules alone, the classifier alone and both.
+model trained without it, against a threshold set on the other writers) and leave-one-family-out for the
+attack families; block rates per family, writer and OWASP category for the rules, the classifier and both.
 `python -m eval.guard_screen heldout`: the committed model and the rules on agent/guard_heldout.jsonl, the
 frozen split. Run it once, at the end; nothing may be tuned on what it prints.
 """
@@ -29,17 +29,15 @@ def rule_blocks(rows: Sequence[dict]) -> np.ndarray:
     return np.array([not screen_input(r["text"], learned=False).allowed for r in rows])
 
 
-def leave_one_writer_out(rows: list[dict], embeddings: Embeddings) -> np.ndarray:
-    """Blocked by the classifier, each writer judged by a model and threshold that never saw it."""
+def leave_one_writer_out(rows: list[dict], scores: np.ndarray) -> np.ndarray:
+    """Blocked by the classifier: each writer's turns scored by a model that never saw that writer, against
+    a threshold set on the other writers' (also out-of-writer) benign scores."""
     blocked = np.zeros(len(rows), bool)
     for writer in sorted({r["writer"] for r in rows}):
-        inside = [i for i, r in enumerate(rows) if r["writer"] == writer]
-        train_rows = [r for r in rows if r["writer"] != writer]
-        threshold, _ = threshold_from(train_rows, out_of_writer_scores(train_rows, embeddings))
-        coef, intercept = fit(train_rows, embeddings)
-        scores = turn_scores([rows[i] for i in inside], coef, intercept, embeddings)
-        blocked[inside] = scores >= threshold
-        print(f"  writer {writer}: threshold {threshold:.3f}", flush=True)
+        inside = np.array([r["writer"] == writer for r in rows])
+        others = [i for i, r in enumerate(rows) if r["writer"] != writer]
+        threshold, _ = threshold_from([rows[i] for i in others], scores[others])
+        blocked[inside] = scores[inside] >= threshold
     return blocked
 
 
@@ -79,11 +77,11 @@ def totals(rows: Sequence[dict], columns: dict[str, np.ndarray]) -> list[str]:
 def corpus_report() -> str:
     rows = load_corpus()
     embeddings = Embeddings(default_embed())
-    print("leave-one-writer-out:", flush=True)
-    learned = leave_one_writer_out(rows, embeddings)
+    scores = out_of_writer_scores(rows, embeddings)
+    learned = leave_one_writer_out(rows, scores)
     rules = rule_blocks(rows)
     columns = {"rules": rules, "learned": learned, "rules+learned": rules | learned}
-    threshold, _ = threshold_from(rows, out_of_writer_scores(rows, embeddings))
+    threshold, _ = threshold_from(rows, scores)
     families = leave_one_family_out(rows, embeddings, threshold)
     out = ["## Leave-one-writer-out (corpus)", "", *totals(rows, columns), ""]
     for key in ("writer", "family", "owasp"):

@@ -21,6 +21,7 @@ from llama_index.core.memory import Memory
 
 from agent.dialogue import NO_LLM_NOTE, rule_based_reply
 from agent.guards import check_output, screen_input
+from agent.guards.second_opinion import SecondOpinion
 from agent.picks import once, with_picks
 from agent.prompts import SYSTEM_PROMPT, with_known
 from agent.usage import Usage, metered
@@ -58,6 +59,7 @@ class ChatSession:
         self.services = services
         self.tools = ToolSession(services, collection)
         self.llm = services.reranker.llm
+        self.second_opinion = SecondOpinion(self.llm) if self.llm is not None else None
         self.memory = Memory.from_defaults(session_id=session_id, token_limit=_token_limit(services))
         self.turn_timeout = turn_timeout
         self.replies: list[Reply] = []
@@ -83,7 +85,7 @@ class ChatSession:
     async def stream(self, text: str) -> AsyncIterator[str]:
         """Yield the answer so far (each yield replaces the previous one); `self.replies[-1]` is the result."""
         async with self._lock:
-            verdict = screen_input(text)
+            verdict = await asyncio.to_thread(screen_input, text, self.second_opinion)
             if not verdict.allowed:
                 self.replies.append(Reply(verdict.reply, blocked=True))
                 yield verdict.reply

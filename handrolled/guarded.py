@@ -1,4 +1,4 @@
-"""The project's guard rules (agent/guards.py, pure Python) wired into the hand-rolled path.
+"""The project's guard rules (agent/guards/, pure Python) wired into the hand-rolled path.
 
 Input: every turn is screened; a blocked turn never reaches preferences, retrieval or the LLM.
 Output: a recommendation survives only if retrieval returned it and the catalog has it, and its line, as the

@@ -39,10 +39,12 @@ HANDROLLED = {
     "guards glue": ["handrolled/guarded.py"],
     "wiring": ["handrolled/pipeline.py", "handrolled/llm.py", "handrolled/__main__.py"],
 }
-SHARED = ["index/catalog.py", "index/titles.py", "index/population.py", "index/matching.py", "index/collab.py",
+SHARED = ["index/catalog.py", "index/titles.py", "index/population.py", "index/matching.py", "index/collab/itemknn.py",
           "index/recommendation.py", "index/embeddings.py:embedder_path", "tools/preferences/__init__.py",
           "tools/preferences/films.py", "tools/preferences/conditions.py", "tools/preferences/audience.py",
-          "tools/preferences/vocabulary.py", "agent/guards.py"]
+          "tools/preferences/vocabulary.py",
+          "agent/guards/readings.py", "agent/guards/rules.py", "agent/guards/pushed.py", "agent/guards/screen.py",
+          "agent/guards/output.py"]
 NOT_COMPARED = {"index/llm/local.py": "in-process llama.cpp LLM for LlamaIndex (the hand-rolled path needs a server)",
                 "index/llm/runtime.py": "the llama.cpp runtime behind it",
                 "index/llm/turns.py": "tool calls as text for models without native tool calling",

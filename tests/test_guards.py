@@ -214,7 +214,7 @@ def test_a_stray_control_character_or_lone_surrogate_is_stripped():
 def test_the_guard_imports_no_llama_index():
     probe = "import sys, agent.guards; print(any(m.startswith('llama_index') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
-                         cwd=Path(guards.__file__).parent.parent)
+                         cwd=Path(guards.__file__).parents[2])
     assert out.stdout.strip() == "False"
 
 

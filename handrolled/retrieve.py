@@ -2,7 +2,7 @@
 
 Every catalog movie that passes the hard conditions (years, required and avoided genres, exclusions) gets
 a weighted sum of signals scaled to [0, 1]: content (dense Chroma query with a `where` filter and BM25,
-fused by reciprocal rank, k = 60), item-kNN from the loved films (index/collab.py, shared), popularity
+fused by reciprocal rank, k = 60), item-kNN from the loved films (index/collab/, shared), popularity
 percentile, share of wanted genres, and +-1 for a non-English original when subtitles are welcome or not.
 The weights are read from tools/fusion_weights.json, so both paths rank with the same numbers.
 """

@@ -130,7 +130,7 @@ def test_invalid_genres_moods_ages_and_audience_are_dropped_not_fatal(matcher):
     prefs = outcome.preferences
     assert outcome.used_llm
     assert prefs.genres == ("Comedy", "Sci-Fi") and prefs.avoid_genres == ("Animation",)
-    assert prefs.moods == ("funny",) and prefs.ages == (6,) and prefs.audience is None
+    assert prefs.moods == ("funny",) and prefs.ages == (6,) and prefs.audience == "kids"  # the invalid "teenagers" dropped: the rules' reading stands
 
 
 def test_later_turns_override_earlier_ones(matcher):

@@ -207,8 +207,11 @@ def apply_reading(before: Preferences, ruled: Preferences, reading: Reading, mat
         loved += suggested[-1:]
     elif reading.last_suggestion == "not like it":
         disliked += suggested[-1:]
-    genres, avoid_genres = _fold(before.genres, before.avoid_genres, [g.value for g in reading.genres],
-                                 [g.value for g in reading.avoid_genres])
+    # A small model leaves out what the rules caught: an omission is not a correction, a contrary statement is.
+    wanted_genres = [g.value for g in reading.genres]
+    genres, avoid_genres = _fold(before.genres, before.avoid_genres, wanted_genres, [
+        *(g.value for g in reading.avoid_genres),
+        *(g for g in ruled.avoid_genres if g not in before.avoid_genres and g not in wanted_genres)])
     moods = [m.value for m in reading.moods]
     wanted_moods, avoid_moods = _fold(before.moods, before.avoid_moods, moods,
                                       [m for m in ruled.avoid_moods if m not in before.avoid_moods and m not in moods])
@@ -221,9 +224,9 @@ def apply_reading(before: Preferences, ruled: Preferences, reading: Reading, mat
         keywords=_union(before.keywords, (k.strip().lower() for k in reading.keywords)),
         subtitles=before.subtitles if reading.subtitles is None else reading.subtitles,
         languages=_union(before.languages, (lang.strip().lower() for lang in reading.languages)),
-        audience=reading.audience or before.audience,
-        ages=tuple(dict.fromkeys(reading.ages)) or before.ages,
-        unresolved=_union(before.unresolved, unresolved),
+        audience=reading.audience or ruled.audience,
+        ages=tuple(dict.fromkeys(reading.ages)) or ruled.ages,
+        unresolved=_union(ruled.unresolved, unresolved),  # ruled = before + what the rules could not find
         notes=ruled.notes,
     )
     prefs, problem = _with_era(prefs, ruled, reading, latest_year)

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 
 from handrolled import ingest
-from handrolled.retrieve import Request, Retriever, dense_ids, request_from, where_filter
+from handrolled.retrieve import SIGNALS as HANDROLLED_SIGNALS, Request, Retriever, dense_ids, request_from, where_filter
 from index.build import build_baseline
 from index.enrich.collection import build_enriched
 from index.store import BASELINE, ENRICHED, baseline_text, movie_metadata
 from index.workspace import Workspace
-from tools.candidates import FusionWeights, SearchRequest, _filters
+from tools.candidates import SIGNALS, FusionWeights, SearchRequest, _filters
 from tools.preferences import Preferences
 from tools.search import request_from as llamaindex_request
 from tools.services import MovieServices
@@ -85,7 +85,7 @@ def test_fused_candidates_match_and_differ_only_by_keyword_search(store):
     retriever = Retriever(ws.catalog, client.get_collection(ingest.COLLECTIONS["baseline"]), services.collab)
 
     def both(weights):
-        retriever.weights = weights.as_array()
+        retriever.weights = np.array([getattr(weights, s) for s in HANDROLLED_SIGNALS])  # no EASE/ALS there
         return ([c.movie.movie_id for c in generator.generate(theirs, 50, weights=weights)],
                 [c.movie.movie_id for c in retriever.search(ours, 50)])
 
@@ -94,7 +94,8 @@ def test_fused_candidates_match_and_differ_only_by_keyword_search(store):
     assert llamaindex == handrolled and len(handrolled) == 50
     llamaindex, handrolled = both(generator.weights)
     assert len(set(llamaindex) & set(handrolled)) >= 45  # the BM25s differ (stemming), nothing else
-    assert np.isclose(retriever.weights, generator.weights.as_array()).all()
+    assert np.isclose(retriever.weights, [getattr(generator.weights, s) for s in HANDROLLED_SIGNALS]).all()
+    assert all(getattr(generator.weights, s) == 0 for s in set(SIGNALS) - set(HANDROLLED_SIGNALS))
 
 
 def test_the_enriched_recipe_embeds_the_llamaindex_enriched_texts(store):

@@ -6,21 +6,7 @@ from a dialogue.
 
 import pytest
 
-from index.catalog import load_catalog
-from index.matching import TitleMatcher
-from tools.preferences import Preferences
-
-
-@pytest.fixture(scope="module")
-def matcher():
-    return TitleMatcher(load_catalog("bundled"))
-
-
-def read(matcher, *turns):
-    prefs = Preferences()
-    for turn in turns:
-        prefs = prefs.update(turn, matcher, latest_year=2016)
-    return prefs
+from test_preferences import matcher, read  # noqa: F401  (a fixture and the helper, shared with the older rules' tests)
 
 
 def titles(movies):

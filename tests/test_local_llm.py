@@ -194,16 +194,16 @@ def test_tool_calls_and_results_become_plain_turns_any_template_accepts():
     assert results.count("<tool_response>") == 2 and "Heat: directed by Michael Mann" in results
     assert results.endswith(RESULTS_REMINDER)
     assert TOOL_REMINDER not in results  # the reminder is for a user's own turn, not for results
-    assert TOOL_REMINDER not in turns[1]["content"]  # and only the newest one
+    assert turns[1]["content"] == "Who directed Heat?\n\n" + TOOL_REMINDER  # every one, so a prefix stays a prefix
 
 
-def test_the_newest_user_turn_carries_the_reminder_only_when_tools_are_offered():
+def test_user_turns_carry_the_reminder_only_when_tools_are_offered():
     messages = [ChatMessage(role="user", content="Hi"), ChatMessage(role="assistant", content=""),
                 ChatMessage(role="user", content="Who directed Heat?")]
     specs = [{"name": "lookup_movie", "description": "", "parameters": {}}]
     with_tools = render_messages(messages, specs, TOOL_REMINDER)
     assert [t["role"] for t in with_tools] == ["system", "user"]  # empty assistant turn dropped, users merged
-    assert with_tools[-1]["content"].endswith(TOOL_REMINDER)
+    assert with_tools[-1]["content"] == f"Hi\n\n{TOOL_REMINDER}\nWho directed Heat?\n\n{TOOL_REMINDER}"
     assert render_messages(messages) == [{"role": "user", "content": "Hi\nWho directed Heat?"}]
 
 

@@ -2,8 +2,9 @@
 
 Tools are described in the system turn, calls and results written as text (`<tools>`, `<tool_call>`,
 `<tool_response>`), so every template works and each turn of a conversation is rendered the same way.
-Short reminders on the newest user turn and after tool results keep a 1.5B model from answering from
-memory or echoing the question (both seen with Qwen).
+Short reminders on the person's turns and after tool results keep a 1.5B model from answering from
+memory or echoing the question (both seen with Qwen). Every person's turn carries its reminder, not only the
+newest, so a conversation's next prompt starts with its last one unchanged and llama.cpp reuses all of it.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ Each result comes back inside <tool_response></tool_response>. When the results 
 reply to the user in plain text; never repeat a call you already made."""
 
 # Small models copy the last few turns: after two plain answers Qwen 1.5B stops calling tools (0 of 4
-# samples) unless the newest user turn reminds it (3 of 4).
+# samples) unless the user turn reminds it (3 of 4).
 TOOL_REMINDER = "(If a function can answer this, call it.)"
 # Without it small models often echo the question back after a <tool_response> turn (seen with Qwen 1.5B).
 RESULTS_REMINDER = "Answer the user with these results, or call another function if you need more."
@@ -53,7 +54,7 @@ def render_messages(messages: Sequence[ChatMessage], tools: Sequence[dict[str, A
         if message.role in (MessageRole.TOOL, MessageRole.FUNCTION):
             role, text = "user", f"<tool_response>\n{message.content or ''}\n</tool_response>"
         elif message.role == MessageRole.USER:
-            role, text = "user", message.content or ""
+            role, text = "user", (message.content or "") + (f"\n\n{reminder}" if tools and reminder else "")
         else:
             role, text = "assistant", _assistant_text(message)
             if not text:  # nothing to show, and some servers' templates break on an empty turn
@@ -65,8 +66,6 @@ def render_messages(messages: Sequence[ChatMessage], tools: Sequence[dict[str, A
     for turn in turns:
         if turn["role"] == "user" and turn["content"].endswith("</tool_response>"):
             turn["content"] += "\n" + RESULTS_REMINDER
-    if tools and reminder and messages and messages[-1].role == MessageRole.USER:
-        turns[-1]["content"] += "\n\n" + reminder
     return turns
 
 

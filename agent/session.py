@@ -114,7 +114,8 @@ class ChatSession:
 
     async def _read_turn(self, text: str, reply: Reply) -> None:
         reader = LLMReader(self.llm, self.services.matcher, self.services.latest_year)
-        outcome = await self.tools.read_user_turn(text, reader)
+        with metered():  # its own meter: a reading cut off by its timeout leaves no open call in the turn's
+            outcome = await self.tools.read_user_turn(text, reader)
         reply.reading = "llm" if outcome.used_llm else "rules"
         reply.reading_error = outcome.error
         if outcome.error:

@@ -1,7 +1,10 @@
 """LLM calls and tokens per chat turn, read from LlamaIndex instrumentation events.
 
 A structured prediction counts as one call even when the LLM class implements it through `chat`. The
-meter in effect is a context variable, so concurrent sessions never mix their counts.
+meter in effect is a context variable, so concurrent sessions never mix their counts. Meters nest: an inner
+one adds its counts to the outer one when it closes, so a call cut off by a timeout (its end event never
+comes) is closed with its own meter and cannot make the turn's later calls look nested in it. A call cut
+off that way is not counted: its prompt tokens were evaluated but never reported.
 """
 
 from __future__ import annotations
@@ -42,13 +45,20 @@ class Usage:
         """Prompt tokens actually processed: what a turn costs in prompt time."""
         return self.tokens_in - self.tokens_cached
 
+    def add(self, other: Usage) -> None:
+        self.calls += other.calls
+        self.tokens_in += other.tokens_in
+        self.tokens_out += other.tokens_out
+        self.tokens_cached += other.tokens_cached
+        self.estimated = self.estimated or other.estimated
+
 
 _current: contextvars.ContextVar[Usage | None] = contextvars.ContextVar("movierec_usage", default=None)
 
 
 @contextmanager
 def metered() -> Iterator[Usage]:
-    """Count the LLM calls made inside the block (and in tasks it starts)."""
+    """Count the LLM calls made inside the block (and in tasks it starts); an enclosing meter gets them too."""
     _install()
     usage = Usage()
     token = _current.set(usage)
@@ -56,6 +66,8 @@ def metered() -> Iterator[Usage]:
         yield usage
     finally:
         _current.reset(token)
+        if (outer := _current.get()) is not None:
+            outer.add(usage)
 
 
 class _UsageHandler(BaseEventHandler):

@@ -139,7 +139,8 @@ def _row(transcript_id: str, number: int, reply: Reply, seconds: float, session:
         "rerank_llm": bool(outcome and outcome.used_llm), "rerank_valid": bool(outcome and outcome.used_llm
                                                                               and not outcome.fallback),
         "invented_ids": len(outcome.invented_ids) if outcome else 0, "filled": outcome.filled if outcome else 0,
-        "removed": len(reply.removed), "recall@5": None,
+        "removed": len(reply.removed), "recall@5": None, "reading": reply.reading,
+        "reading_error": reply.reading_error,
     }
 
 
@@ -167,6 +168,10 @@ def summary(rows: list[dict]) -> str:
     failed = sum(r["llm_failed"] for r in agent_turns)
     lines.append(f"turns the LLM answered without failing (tool calls parsed, no timeout): "
                  f"{len(agent_turns) - failed}/{len(agent_turns)}")
+    read = [r for r in agent_turns if r.get("reading")]
+    if read:
+        lines.append(f"turns the LLM read (the rest: the rules' reading, after a timeout or invalid output): "
+                     f"{sum(r['reading'] == 'llm' for r in read)}/{len(read)}")
     recommending = [r for r in rows if r["kind"] == "recommending"]
     by_model = sum("search_movies" in r["tool_calls"] for r in recommending)
     if rows and rows[0]["calls"] is not None:  # the hand-rolled chat has no tools: its policy always searches

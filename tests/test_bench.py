@@ -20,13 +20,15 @@ def row(kind, seconds, tokens_in, evaluated=None, first_pick=None, **extra):
 
 
 def test_the_turn_summary_reports_tokens_evaluated_and_the_first_pick():
-    rows = [row("clarifying", 2.0, 2000, 150), row("clarifying", 3.0, 2100, 250), row("clarifying", 9.0, 2200, 290),
+    rows = [row("clarifying", 2.0, 2000, 150, reading="llm"), row("clarifying", 3.0, 2100, 250, reading="rules"),
+            row("clarifying", 9.0, 2200, 290, reading="llm"),
             row("recommending", 40.0, 4000, 1500, first_pick=12.0), row("recommending", 50.0, 4200, 1900, 20.0)]
     text = summary(rows)
     assert "prompt tokens evaluated (after cache reuse) per clarifying turn: median 250, mean 230, max 290" in text
     assert "per recommending turn: median 1700, mean 1700, max 1900" in text
     assert "first pick on screen: median 16.0 s" in text
     assert "rerank JSON valid: 2/2" in text
+    assert "turns the LLM read (the rest: the rules' reading, after a timeout or invalid output): 2/3" in text
 
 
 FAKE_BENCH = '''
@@ -61,17 +63,47 @@ def test_compare_interleaves_both_versions_and_reports_ratios_of_medians(tmp_pat
     new = checkout(tmp_path / "new", "new", 4.0, {"tokens_evaluated": 200, "first_pick_seconds": 1.0})
     old = checkout(tmp_path / "old", "old", 8.0, {})  # an older version: no reuse, no streamed picks reported
     transcripts = [Transcript(f"t{i}", -1, ("a", "b"), (1,)) for i in range(3)]
+    references = iter([2.0, 1.0, 3.0])
     with (tmp_path / "rows.jsonl").open("w") as out:
         rows = interleaved({"this": new, "against": old}, transcripts,
-                           Namespace(llm="none", data_dir=None), out)
+                           Namespace(llm="none", data_dir=None), out, reference=lambda: next(references))
     assert log.read_text().split("\n")[:-1] == ["new t0", "old t0", "old t1", "new t1", "new t2", "old t2"]
-    assert len(rows) == 12 and {r["version"] for r in rows} == {"this", "against"}
+    assert len(rows) == 15 and {r["version"] for r in rows} == {"this", "against", "reference"}
     text = compare_summary(rows)
     assert "  clarifying seconds per turn                4.0 /      8.0 = 0.50" in text
     assert "recommending seconds to the first pick       1.0 /      8.0 = 0.12" in text
     assert "clarifying seconds to the first pick" not in text
     assert "recommending prompt tokens evaluated       200.0 /   2000.0 = 0.10" in text
-    assert len((tmp_path / "rows.jsonl").read_text().splitlines()) == 12
+    # two-turn conversations of 8 s and 16 s against a median reference run of 2 s
+    assert "in reference runs (1000-token prompt + 64 tokens, median 2.0 s): this 4.0, against 8.0" in text
+    assert len((tmp_path / "rows.jsonl").read_text().splitlines()) == 15
+
+
+class StandInLlama:
+    """Counts what `reference_seconds` asks of a llama_cpp.Llama."""
+
+    def __init__(self):
+        self.events, self.generated = [], 0
+
+    def tokenize(self, text, add_bos):
+        return list(range(len(text.split())))
+
+    def reset(self):
+        self.events.append("reset")
+
+    def generate(self, tokens, temp):
+        self.events.append(("generate", len(tokens)))
+        while True:
+            self.generated += 1
+            yield 0
+
+
+def test_the_reference_run_starts_from_an_empty_cache_with_1000_prompt_tokens_and_takes_64():
+    from eval.bench_reference import reference_seconds
+
+    llama = StandInLlama()
+    assert reference_seconds(llama) >= 0
+    assert llama.events == ["reset", ("generate", 1000)] and llama.generated == 64
 
 
 def test_compare_refuses_a_folder_that_is_not_a_checkout(tmp_path, capsys):

@@ -10,7 +10,7 @@ import numpy as np
 
 import pytest
 from llama_index.core.agent.workflow import FunctionAgent
-from llama_index.core.base.llms.types import ToolCallBlock
+from llama_index.core.base.llms.types import ChatResponse, ToolCallBlock
 from llama_index.core.bridge.pydantic import BaseModel
 from llama_index.core.llms import ChatMessage
 from llama_index.core.memory import Memory
@@ -230,6 +230,21 @@ def test_a_written_call_becomes_a_tool_call_block_and_a_selection():
     assert "<tools>" in fake.prompts[0] and '"name": "search_movies"' in fake.prompts[0]
     assert response.additional_kwargs["prompt_tokens"] == len(fake.prompts[0].split())
     assert response.additional_kwargs["completion_tokens"] > 0
+
+
+@pytest.mark.parametrize("replies", [
+    ['{"name": "lookup_movie", "arguments": {"title": "Heat", "year": None}}'],  # parsed as written
+    ['<tool_call>\n{"name": "lookup_movie", "arguments": {title: Heat}}', '{"name": "lookup_movie", "arguments": {"title": "Heat"}}'],  # forced
+])
+def test_a_call_comes_back_in_the_next_prompt_exactly_as_the_model_wrote_it(replies):
+    llm, fake = scripted_llm(*replies, "Michael Mann.")
+    question = ChatMessage(role="user", content="Who directed Heat?")
+    call = llm.chat_with_tools(TOOL_OBJECTS, chat_history=[question]).message
+    result = ChatMessage(role="tool", content="Heat: Michael Mann", additional_kwargs={"tool_call_id": "c1"})
+    llm.chat_with_tools(TOOL_OBJECTS, chat_history=[question, call, result])
+    before, after = fake.prompts[-2], fake.prompts[-1]
+    assert after.startswith(before + replies[-1])  # so llama.cpp reuses every token of the call
+    assert [s.tool_kwargs["title"] for s in llm.get_tool_calls_from_response(ChatResponse(message=call))] == ["Heat"]
 
 
 def test_a_malformed_call_is_asked_again_under_the_grammar():

@@ -70,6 +70,8 @@ def render_messages(messages: Sequence[ChatMessage], tools: Sequence[dict[str, A
 
 
 def _assistant_text(message: ChatMessage) -> str:
+    if written := message.additional_kwargs.get("written"):  # a call as the model wrote it (index/llm/turns.py)
+        return written
     parts = [b.text for b in message.blocks if isinstance(b, TextBlock) and b.text]
     for block in message.blocks:
         if isinstance(block, ToolCallBlock):

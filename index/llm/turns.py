@@ -38,6 +38,7 @@ class Turn:
     usage: dict[str, int] = field(default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0,
                                                            "cached_tokens": 0})
     text: str = ""
+    written: str | None = None  # the model's own text of its tool calls, rendered back as it is in history
 
     @property
     def cancelled(self) -> bool:
@@ -61,8 +62,11 @@ class Turn:
                                  tool_kwargs=c.arguments) for c in calls]
         total = self.usage["prompt_tokens"] + self.usage["completion_tokens"]
         usage = {**self.usage, "total_tokens": total} if total else {}
-        return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks), delta="",
-                            raw={"usage": usage} if usage else None, additional_kwargs=usage)
+        # Rendered back verbatim in later prompts: re-rendering the calls canonically would differ from the
+        # tokens llama.cpp holds for this turn, and everything after the difference would be evaluated again.
+        written = {"written": self.written} if calls and self.written is not None else {}
+        return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks, additional_kwargs=written),
+                            delta="", raw={"usage": usage} if usage else None, additional_kwargs=usage)
 
 
 def assistant_turn(messages: Sequence[ChatMessage], kwargs: dict[str, Any], generate: Generate, turn: Turn, *,
@@ -85,6 +89,7 @@ def assistant_turn(messages: Sequence[ChatMessage], kwargs: dict[str, Any], gene
         yield from turn.stream([holdback.feed(piece)])
     parsed = parse_reply(holdback.text, {t["name"] for t in tools})
     calls = parsed.calls if kwargs.get("allow_parallel_tool_calls", True) else parsed.calls[:1]
+    turn.written = holdback.text
     if parsed.attempted:
         if not retry:
             raise MalformedOutputError("the model wrote a tool call that does not parse, or a tool result of its own",
@@ -103,6 +108,7 @@ def forced_call(prompt: list[dict[str, str]], tools: Sequence[dict[str, Any]], g
                 turn: Turn) -> list[ParsedCall]:
     """One call to one of `tools`, generated under the call schema."""
     text = "".join(generate(prompt, turn, call_schema(tools)))
+    turn.written = text
     calls = parse_reply(text, {t["name"] for t in tools}).calls
     if not calls:
         raise MalformedOutputError(f"the constrained tool call did not parse: {text[:200]!r}", text)

@@ -163,3 +163,38 @@ def test_smollm2_a_second_prompt_with_the_same_head_evaluates_only_its_new_token
                         ChatMessage(role="user", content="I want something tense"),
                         ChatMessage(role="user", content="from the 90s")])
     assert again.message.content == reply.message.content  # the restored state answers as a cold model does
+
+
+def test_smollm2_a_new_process_starts_with_the_prompt_head_an_earlier_one_stored(smollm2_gguf, tmp_path):
+    import llama_cpp
+    from llama_index.core.llms import ChatMessage
+
+    from index.llm.local import LocalLlamaCPP
+
+    system = "You are a film librarian. Ask one short question at a time about mood, era and genres. " * 4
+    prompt = [ChatMessage(role="system", content=system), ChatMessage(role="user", content="I want something tense")]
+    options = dict(temperature=0.0, max_new_tokens=8)
+    LocalLlamaCPP(model_path=smollm2_gguf, head_store=str(tmp_path), **options).chat(prompt)  # stores the head
+    later = LocalLlamaCPP(model_path=smollm2_gguf, head_store=str(tmp_path), **options)  # a new model, a new run
+    context = later._runtime.llama._ctx.ctx
+    reply = later.chat(prompt)
+    evaluated = llama_cpp.llama_perf_context(context).n_p_eval
+    sent, cached = reply.additional_kwargs["prompt_tokens"], reply.additional_kwargs["cached_tokens"]
+    assert cached > 80 and evaluated == sent - cached < 20  # only the person's turn, by llama.cpp's own count
+    cold = LocalLlamaCPP(model_path=smollm2_gguf, prompt_heads=0, **options).chat(prompt)
+    assert reply.message.content == cold.message.content  # the stored state answers as a cold model does
+
+
+def test_smollm2_the_reference_run_evaluates_its_whole_prompt_and_generates_64_tokens(smollm2_gguf):
+    import llama_cpp
+
+    from eval.bench_reference import load_reference_model, reference_seconds
+
+    llama = load_reference_model(smollm2_gguf, context_window=2048, n_threads=2)
+    perf = lambda: llama_cpp.llama_perf_context(llama._ctx.ctx)  # noqa: E731
+    reference_seconds(llama)
+    before = perf()
+    reference_seconds(llama)  # again: the same prompt must not be reused from the cache
+    after = perf()
+    assert after.n_p_eval - before.n_p_eval == 1000
+    assert after.n_eval - before.n_eval in (63, 64)  # the last sampled token needs no decode

@@ -64,6 +64,13 @@ class ScriptedLlama:
         self.input_ids, self.n_tokens = state.input_ids.copy(), state.n_tokens
         self.loads += 1
 
+    def reset(self):
+        self.n_tokens = 0
+
+    def eval(self, tokens):
+        self.input_ids = np.concatenate([self.input_ids[: self.n_tokens], np.array(tokens, dtype=np.intc)])
+        self.n_tokens = len(self.input_ids)
+
     def create_completion(self, prompt, stream=True, grammar=None, stop=(), max_tokens=16,
                           stopping_criteria=None, **options):
         self.grammars.append(grammar is not None)
@@ -417,6 +424,44 @@ def test_a_second_prompt_with_the_same_head_evaluates_only_its_new_tokens():
     assert fake.loads == 1  # the agent's state came back after the rerank's prompt had replaced it
     assert 0 < sent - cached == fake.evaluated[-1] < sent  # what was reported is what the model evaluated
     assert sent - cached <= 4  # "second", the turn markers around it, and one token llama.cpp always redoes
+
+
+def test_a_new_process_starts_with_the_head_an_earlier_one_evaluated_and_stored_alone(tmp_path):
+    from index.llm.prompt_cache import HeadStore
+    from index.llm.rendering import render_messages
+    from index.llm.runtime import LlamaRuntime
+    from index.llm.turns import Turn
+
+    def run(fake, *user_turns):
+        runtime = LlamaRuntime(fake, store=HeadStore(tmp_path / "heads", "scripted:n_ctx 4096"))
+        turn = Turn({})
+        prompt = render_messages(conversation("You are the agent with a long fixed policy.", *user_turns))
+        "".join(runtime.generate(prompt, turn, None, context_window=4096, max_tokens=8, temperature=0.0))
+        return turn.usage, fake.evaluated[-1]
+
+    earlier = ScriptedLlama("one")
+    first, _ = run(earlier, "my secret first question")
+    assert first["cached_tokens"] == 0  # the head was evaluated here, then stored
+    later = ScriptedLlama("two")
+    later.vocabulary = earlier.vocabulary  # the same model: the same token ids
+    second, evaluated = run(later, "another person")
+    head = len("<|im_start|>system You are the agent with a long fixed policy.<|im_end|>".split())
+    assert later.loads == 1 and second["cached_tokens"] == head  # the stored head came back
+    assert evaluated == second["prompt_tokens"] - head
+    stored = HeadStore(tmp_path / "heads", "scripted:n_ctx 4096").get("You are the agent with a long fixed policy.")
+    assert stored.n_tokens == head and earlier.vocabulary[b"secret"] not in stored.input_ids  # nobody's words
+    assert HeadStore(tmp_path / "heads", "another model").get("You are the agent with a long fixed policy.") is None
+
+
+def test_a_folder_that_cannot_hold_heads_only_costs_the_head_again(tmp_path, caplog):
+    from index.llm.prompt_cache import HeadStore
+    from index.llm.runtime import LlamaRuntime
+
+    (tmp_path / "taken").write_text("a file, not a folder")
+    llm, fake = scripted_llm("fine")
+    llm._runtime = LlamaRuntime(fake, store=HeadStore(tmp_path / "taken", "scripted"))
+    assert llm.chat(conversation("Head.", "x")).message.content == "fine"
+    assert "not kept on disk" in caplog.text
 
 
 def test_a_state_of_another_head_is_not_loaded_and_heads_past_the_limit_are_dropped():

@@ -114,7 +114,7 @@ def _local(data_dir: Path | None) -> Backend:
     verdict = check_local_model(path, default_data_dir(data_dir))
     if not verdict.ok:
         raise LocalModelCrash(verdict.message)
-    return Backend("local", label, shared_local_llm(path), concurrency=1)
+    return Backend("local", label, shared_local_llm(path, default_data_dir(data_dir) / "prompt-heads"), concurrency=1)
 
 
 def _probe(base: str, key: str, what: str) -> list[str]:

@@ -70,6 +70,8 @@ class LocalLlamaCPP(FunctionCallingLLM):
                                       description="appended to the newest user turn when tools are offered")
     prompt_heads: int = Field(default=MAX_HEADS, ge=0,
                               description="llama.cpp states kept, one per prompt head (system turn); 0: none")
+    head_store: str | None = Field(default=None, description="a folder keeping head-only states for later runs "
+                                                             "(index/llm/prompt_cache.py); None: not kept")
 
     _runtime: LlamaRuntime = PrivateAttr()
 
@@ -77,7 +79,8 @@ class LocalLlamaCPP(FunctionCallingLLM):
         """`llama`: an already loaded `llama_cpp.Llama` (or a stand-in in tests) instead of loading the file."""
         super().__init__(model_path=str(model_path), **kwargs)
         self._runtime = (LlamaRuntime(llama, self.prompt_heads) if llama is not None else
-                         LlamaRuntime.load(self.model_path, self.context_window, self.n_threads, self.prompt_heads))
+                         LlamaRuntime.load(self.model_path, self.context_window, self.n_threads, self.prompt_heads,
+                                           self.head_store))
 
     @classmethod
     def class_name(cls) -> str:
@@ -212,10 +215,11 @@ _shared: dict[Path, LocalLlamaCPP] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_local_llm(path: Path) -> LocalLlamaCPP:
-    """The model at `path`, loaded on first use and then shared by every caller in this process."""
+def shared_local_llm(path: Path, head_store: Path | None = None) -> LocalLlamaCPP:
+    """The model at `path`, loaded on first use and then shared by every caller in this process; the first
+    caller's `head_store` folder keeps its prompt heads for later runs."""
     key = Path(path).expanduser().resolve()
     with _shared_lock:
         if key not in _shared:
-            _shared[key] = LocalLlamaCPP(model_path=key)
+            _shared[key] = LocalLlamaCPP(model_path=key, head_store=str(head_store) if head_store else None)
         return _shared[key]

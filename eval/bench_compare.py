@@ -7,6 +7,9 @@ ratio of medians per turn kind (this / against): seconds per turn, seconds until
 screen (a version that does not stream picks shows them when the turn ends), prompt tokens sent and
 prompt tokens evaluated (a version that does not report reuse evaluated all it sent). Every turn's row,
 with its version, goes to `--out`. Each transcript starts with a cold model in both versions.
+
+With `--llm local` a reference run (eval/bench_reference.py: a 1000-token prompt plus 64 tokens on the same
+model) is timed before each transcript, and each whole conversation is also given in reference runs.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Callable
 
+from eval.bench_reference import load_reference_model, reference_seconds
 from eval.transcripts import load_transcripts, save_transcripts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,20 +53,41 @@ def bench_compare(args) -> int:
     transcripts = load_transcripts(args.transcripts)[: args.limit]
     versions = {"this": ROOT, "against": other}
     print(f"this: {ROOT}; against: {other}; llm: {args.llm}; transcripts: {len(transcripts)}", flush=True)
+    reference = _reference_run(args)
     with Path(args.out).open("w") as out:
-        rows = interleaved(versions, transcripts, args, out)
+        rows = interleaved(versions, transcripts, args, out, reference)
     print(summary(rows))
     return 0
 
 
-def interleaved(versions: dict[str, Path], transcripts: list, args, out) -> list[dict]:
-    """Each transcript replayed by both versions, the first one first on even transcripts, last on odd ones."""
+def _reference_run(args) -> Callable[[], float] | None:
+    """A timed reference run on the local model the chat loads, or None for other backends."""
+    if args.llm != "local":
+        print("no reference run: it is timed with --llm local only", flush=True)
+        return None
+    from index.llm.gguf import resolve_gguf
+    from index.llm.local import LocalLlamaCPP
+
+    path, _ = resolve_gguf(Path(args.data_dir) if args.data_dir else None)
+    fields = LocalLlamaCPP.model_fields
+    llama = load_reference_model(path, fields["context_window"].default, fields["n_threads"].default)
+    return lambda: reference_seconds(llama)
+
+
+def interleaved(versions: dict[str, Path], transcripts: list, args, out,
+                reference: Callable[[], float] | None = None) -> list[dict]:
+    """Each transcript replayed by both versions, the first one first on even transcripts, last on odd ones,
+    after one reference run when `reference` is given."""
     rows: list[dict] = []
     names = list(versions)
     with tempfile.TemporaryDirectory(prefix="movierec-compare-") as work:
         for number, transcript in enumerate(transcripts):
             one = Path(work) / f"{transcript.id}.json"
             save_transcripts([transcript], one)
+            if reference is not None:
+                rows.append({"id": transcript.id, "version": "reference", "kind": "reference",
+                             "seconds": round(reference(), 2)})
+                out.write(json.dumps(rows[-1]) + "\n")
             for version in names if number % 2 == 0 else names[::-1]:
                 for row in replay(versions[version], one, args, Path(work) / f"{version}.jsonl"):
                     row["version"] = version
@@ -114,4 +140,19 @@ def summary(rows: list[dict]) -> str:
                 continue
             lines.append(f"{kind:>12} {label:<26} {medians['this']:>8.1f} / {medians['against']:>8.1f} = "
                          f"{medians['this'] / medians['against']:.2f}")
+    references = [r["seconds"] for r in rows if r["kind"] == "reference"]
+    if references:
+        unit = statistics.median(references)
+        runs = {version: statistics.median(_conversations(rows, version)) / unit for version in ("this", "against")}
+        lines.append(f"whole conversation, median over transcripts, in reference runs (1000-token prompt + 64 "
+                     f"tokens, median {unit:.1f} s): this {runs['this']:.1f}, against {runs['against']:.1f}")
     return "\n".join(lines)
+
+
+def _conversations(rows: list[dict], version: str) -> list[float]:
+    """Seconds of each transcript's whole conversation in `version`."""
+    totals: dict[str, float] = {}
+    for r in rows:
+        if r["version"] == version:
+            totals[r["id"]] = totals.get(r["id"], 0.0) + r["seconds"]
+    return list(totals.values())

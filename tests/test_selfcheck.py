@@ -21,7 +21,7 @@ FAILS = [sys.executable, "-c", "import sys; sys.exit('ValueError: Failed to load
 def test_a_child_that_segfaults_is_reported_in_one_line_with_the_fix(tmp_path):
     result = check_local_model(tmp_path / "model.gguf", command=SEGFAULT)
     assert not result.ok
-    assert "llama.cpp crashed (SIGSEGV) decoding its first token with model.gguf" in result.message
+    assert "llama.cpp crashed (SIGSEGV) on a 512-token test prompt with model.gguf" in result.message
     assert "make rebuild-local" in result.message and "--llm none" in result.message
     assert "\n" not in result.message
 
@@ -32,6 +32,29 @@ def test_an_illegal_instruction_names_the_signal_and_the_cpu_flags(tmp_path):
     flags = set(selfcheck.cpu_flags())
     if "avx2" in flags:
         assert "this CPU has" in result.message and "avx2" in result.message
+
+
+# A llama_cpp that runs short prompts and dies on long batches, as a native build did on a Xeon with AMX
+# (128 tokens ran, 256 crashed): the check's own child must reach the long batch.
+AMX_LIKE_LLAMA = """
+import os, signal, sys, types
+class Llama:
+    def __init__(self, model_path, n_ctx, n_batch, n_threads, verbose):
+        assert n_ctx >= n_batch >= 256
+    def tokenize(self, text, add_bos):
+        return list(range(len(text.split())))
+    def create_completion(self, prompt, max_tokens, temperature):
+        if len(prompt) >= 256:
+            os.kill(os.getpid(), signal.SIGSEGV)
+sys.modules["llama_cpp"] = types.SimpleNamespace(Llama=Llama)
+from index.llm.selfcheck import _answer_a_test_prompt
+_answer_a_test_prompt(sys.argv[1])
+"""
+
+
+def test_the_check_reaches_a_long_batch_where_a_native_amx_build_dies(tmp_path):
+    result = check_local_model(tmp_path / "model.gguf", command=[sys.executable, "-c", AMX_LIKE_LLAMA])
+    assert not result.ok and "crashed (SIGSEGV)" in result.message
 
 
 def test_a_child_that_fails_cleanly_passes_on_its_last_error_line(tmp_path):
@@ -92,7 +115,7 @@ def test_asking_for_local_exits_2_with_the_line_instead_of_a_segfault(crashing_l
 
 
 @pytest.mark.llm
-def test_the_check_decodes_a_token_with_the_installed_llama_cpp(smollm2_gguf, tmp_path):
+def test_the_check_answers_a_test_prompt_with_the_installed_llama_cpp(smollm2_gguf, tmp_path):
     assert check_local_model(smollm2_gguf, tmp_path) == selfcheck.CheckResult(True)
     assert (tmp_path / "selfcheck.json").is_file()
 

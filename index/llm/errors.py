@@ -10,7 +10,7 @@ class BackendError(UserError):
 
 
 class LocalModelCrash(BackendError):
-    """The local model failed its self-check: llama.cpp crashed or failed decoding one token here."""
+    """The local model failed its self-check: llama.cpp crashed or failed on a test prompt here."""
 
 
 class LocalLLMError(RuntimeError):

@@ -1,8 +1,10 @@
-"""Can llama.cpp run here? Load the local model and decode one token in a child process first.
+"""Can llama.cpp run here? Load the local model and answer a 512-token prompt in a child process first.
 
 A llama.cpp built for instructions this CPU lacks, or uses differently (a native build that picked up AMX
-tiles), dies with SIGILL or SIGSEGV on its first token and takes the whole process down without a word. The
-check decodes that first token in a child, so a crash becomes one line saying what happened and what to do.
+tiles), dies with SIGILL or SIGSEGV and takes the whole process down without a word. A native build on a
+CPU with AMX decodes short prompts fine and dies on the first batch of a few hundred tokens (seen on a Xeon
+with amx_int8: 128 tokens ran, 256 crashed), so the check evaluates one full batch (512 tokens) and decodes
+a token after it, in a child, so a crash becomes one line saying what happened and what to do.
 Its verdict is kept in `<data dir>/selfcheck.json` under a key made of the llama.cpp libraries, the model
 file and the CPU's flags, so it runs once per build, model and machine, and again after any of them changes.
 """
@@ -20,7 +22,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
-CHECK_TIMEOUT = 300.0  # loading 1.1 GB from a cold disk and one token, on a busy 2-core machine
+CHECK_TIMEOUT = 300.0  # loading 1.1 GB from a cold disk and a 512-token prompt, on a busy 2-core machine
+CHECK_TOKENS = 512  # llama.cpp's default batch: the largest matrix shapes a prompt runs through
+CHECK_VERSION = "batch-512"  # part of the verdict's key: verdicts of an earlier, weaker check are not reused
 RESULTS_FILE = "selfcheck.json"
 # The instruction sets llama.cpp's x86 kernels are built for; named in the message when the check fails.
 RELEVANT_FLAGS = ("avx", "avx2", "fma", "f16c", "bmi2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile",
@@ -65,13 +69,13 @@ def _run_child(model: Path, command: Sequence[str], timeout: float) -> CheckResu
     try:
         child = subprocess.run([*command, str(model)], capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return CheckResult(False, f"the local model {model.name} did not decode one token within {timeout:.0f} s "
-                                  f"in a test run; use --llm none, or try again on a quieter machine")
+        return CheckResult(False, f"the local model {model.name} did not answer a test prompt within {timeout:.0f} s; "
+                                  f"use --llm none, or try again on a quieter machine")
     if child.returncode == 0:
         return CheckResult(True)
     if child.returncode < 0:
         name = signal.Signals(-child.returncode).name
-        return CheckResult(False, f"llama.cpp crashed ({name}) decoding its first token with {model.name}: "
+        return CheckResult(False, f"llama.cpp crashed ({name}) on a {CHECK_TOKENS}-token test prompt with {model.name}: "
                                   f"llama-cpp-python was built for instructions this CPU does not run as "
                                   f"expected ({_flag_summary()}); {FIX}")
     last = (child.stderr.strip().splitlines() or ["no message"])[-1][:300]
@@ -87,7 +91,7 @@ def _flag_summary() -> str:
 
 def _fingerprint(model: Path) -> str:
     """The llama.cpp shared libraries, the model file and the CPU: what decides whether the check passes."""
-    parts = [sys.executable, platform.machine(), " ".join(cpu_flags())]
+    parts = [CHECK_VERSION, sys.executable, platform.machine(), " ".join(cpu_flags())]
     for path in [*_llama_libraries(), Path(model)]:
         try:
             stat = path.stat()
@@ -124,12 +128,15 @@ def _write(cache_dir: Path, results: dict) -> None:
     os.replace(partial, path)
 
 
-def _decode_one_token(model: str) -> None:
+def _answer_a_test_prompt(model: str) -> None:
     from llama_cpp import Llama
 
-    llama = Llama(model_path=model, n_ctx=256, n_threads=min(2, os.cpu_count() or 1), verbose=False)
-    llama.create_completion("Hello", max_tokens=1, temperature=0.0)
+    llama = Llama(model_path=model, n_ctx=2 * CHECK_TOKENS, n_batch=CHECK_TOKENS,
+                  n_threads=min(2, os.cpu_count() or 1), verbose=False)
+    text = "A person asks a librarian for a film to watch tonight, something tense from the nineties. "
+    tokens = llama.tokenize((text * CHECK_TOKENS).encode(), add_bos=True)[:CHECK_TOKENS]
+    llama.create_completion(tokens, max_tokens=1, temperature=0.0)
 
 
 if __name__ == "__main__":
-    _decode_one_token(sys.argv[1])
+    _answer_a_test_prompt(sys.argv[1])

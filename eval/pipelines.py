@@ -8,7 +8,7 @@
                      (alias: fused+rerank); candidates = those 10, then the first search's fused 50
     llm-read+rerank  the same with each turn read by the LLM (tools/llm_reading.py), as the chat does when
                      an LLM is active; needs one (--llm)
-    fused            all signals with the tuned weights, no rerank
+    fused            all signals with the tuned weights (FusionWeights.for_loved), no rerank
     content, knn, genre, prior
                      one signal alone under the same hard conditions (prior = the popularity signal);
                      ties keep catalog order, which is most-rated first
@@ -196,7 +196,8 @@ class SignalFusion:
     def run(self, ctx: EvalContext, conversation: Conversation) -> Ranking:
         collection = ctx.tool_collection
         mask, matrix = ctx.signal_matrix(conversation, collection)
-        scores = matrix @ (self.weights or ctx.services.weights).as_array()
+        weights = self.weights or ctx.services.weights.for_loved(len(conversation.preferences.loved))
+        scores = matrix @ weights.as_array()
         scores = np.where(mask, scores, -np.inf)
         movie_ids = [m.movie_id for m in ctx.services.generator(collection).movies]
         return _ranking(_top(scores, movie_ids, conversation.mentioned), collection=collection)

@@ -72,10 +72,19 @@ def test_fusion_mixes_evidence(services, generator):
     fused = generator.generate(request, k=50)
     scores = np.array([c.score for c in fused])
     assert np.all(np.diff(scores) <= 1e-12)  # best first
-    weights = generator.weights.as_array()
+    weights = generator.weights.for_loved(1).as_array()  # one loved film: half the shift toward the words
     top = fused[0]
     assert top.score == pytest.approx(float(np.dot([top.signals[s] for s in top.signals], weights)))
     assert mask.sum() == len(generator.movies) - 1  # only the seed itself is excluded
+
+
+def test_fewer_loved_films_weigh_the_words_more():
+    tuned = FusionWeights(content=0.05, knn=1.0, popularity=1.5, genre=0.1, language=0.2)
+    assert tuned.for_loved(2) == tuned and tuned.for_loved(3) == tuned
+    none, one = tuned.for_loved(0), tuned.for_loved(1)
+    assert (none.content, none.genre) == pytest.approx((0.3, 0.35))
+    assert (one.content, one.genre) == pytest.approx((0.175, 0.225))
+    assert (none.knn, none.popularity, none.language) == (1.0, 1.5, 0.2)
 
 
 def test_named_films_never_come_back_and_repeats_are_avoided(services):

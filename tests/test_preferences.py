@@ -40,6 +40,16 @@ def test_any_era_is_a_signal_without_a_constraint(matcher):
     assert "era" in prefs.signals and prefs.year_min is None and prefs.year_max is None
 
 
+@pytest.mark.parametrize("said", ["Preferably from the 1990's and 1980's but doesn't really matter",
+                                  "something from the 80s, I'm not picky though"])
+def test_an_era_waved_off_in_the_same_message_is_no_condition(matcher, said):
+    prefs = read(matcher, said)
+    assert prefs.year_min is None and prefs.year_max is None and prefs.era.endswith("not a must")
+    assert "era" in prefs.signals
+    other = read(matcher, "the 90s, it does not matter if it is a comedy or a drama")  # waves off the genre
+    assert (other.year_min, other.year_max) == (1990, 1999)
+
+
 def test_preference_changes_override_history(matcher):
     prefs = read(matcher, "I love horror", "forget horror, I want comedies",
                  "ignore the last suggestions, they were too old")

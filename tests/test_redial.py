@@ -78,6 +78,58 @@ def test_every_other_dialogue_is_dropped_with_its_reason(conversion):
     assert f"{conv.NOT_IN_CATALOG}: 2" in summary
 
 
+def _chat(*lines: tuple[str, ...], accepted: tuple[str, ...] = ()) -> Dialogue:
+    """Utterances as (participant, text, *acts)."""
+    return Dialogue("d1", tuple(Utterance(i, who, text, tuple(acts)) for i, (who, text, *acts) in enumerate(lines)),
+                    accepted)
+
+
+def test_an_acc_that_names_no_film_accepts_the_recommenders_latest_suggestions(matcher):
+    chat = _chat(("USER", "Something from the 90s please.", "IQU"),
+                 ("AGENT", "Heat (1995) or Fargo (1996) ?", "REC-S"),
+                 ("USER", "What is the second one about?", "INQ"),
+                 ("AGENT", "A kidnapping in the snow.", "R-ANS"),  # writes no film: the ACC answers the one before
+                 ("USER", "I'll check those out, thanks!", "ACC"))
+    transcript = conv.convert(chat, matcher, 2013)
+    assert transcript.turns == ("Something from the 90s please.",) and transcript.held_out == (1, 4)
+
+
+def test_an_acc_that_names_a_film_accepts_that_film_only(matcher):
+    chat = _chat(("USER", "I want a comedy.", "IQU"),
+                 ("AGENT", "Groundhog Day (1993) or Toy Story (1995) ?", "REC-S"),
+                 ("USER", "Toy Story (1995) sounds fun.", "ACC"))
+    assert conv.convert(chat, matcher, 2013).held_out == (2,)
+
+
+def test_films_the_seeker_watched_or_named_before_are_not_accepted(matcher):
+    chat = _chat(("USER", "I loved Heat (1995) , any crime films?", "PRO"),
+                 ("AGENT", "Fargo (1996) is by the Coens, like Heat (1995) in mood.", "REC-S"),
+                 ("USER", "Fargo (1996) is one of my favorites! Anything else?", "SEE"),
+                 ("AGENT", "Pulp Fiction (1994) or Jurassic Park (1993)", "REC-S"),
+                 ("USER", "I've seen Jurassic Park (1993) , but I will watch Pulp Fiction (1994) .", "SEE", "ACC"),
+                 ("AGENT", "Groundhog Day (1993) then, or Heat (1995) again.", "REC-S"),
+                 ("USER", "Groundhog Day (1993) is one of my favorites, and I'll rewatch Heat (1995) !", "SEE", "ACC"))
+    # Heat was loved before it was suggested; Fargo drew no ACC; Jurassic Park was seen; Groundhog Day was
+    # loved beside a SEE act: only Pulp Fiction is left, and the turns stop before its suggestion
+    transcript = conv.convert(chat, matcher, 2013)
+    assert transcript.held_out == (3,) and len(transcript.turns) == 2
+
+
+def test_acc_films_join_the_metadatas_and_the_cut_is_before_the_first_suggested(matcher):
+    chat = _chat(("USER", "Something scary.", "IQU"),
+                 ("AGENT", "Halloween (1978) is a classic.", "REC-S"),
+                 ("USER", "Oh yes, I need to see that.", "ACC"),
+                 ("AGENT", "It (1990) is good too.", "REC-S"),
+                 ("USER", "Thanks, bye.", "OTH"), accepted=("It",))
+    assert conv.convert(chat, matcher, 2013).held_out == (7, 8)
+
+
+def test_an_acc_on_a_film_the_catalog_lacks_is_dropped_as_not_in_the_catalog(matcher):
+    chat = _chat(("USER", "Something scary.", "IQU"), ("AGENT", "It (2017) is great.", "REC-S"),
+                 ("USER", "I'll watch it!", "ACC"))
+    assert conv.convert(chat, matcher, 2013) == conv.NOT_IN_CATALOG
+
+
 def _dialogue(*seeker_texts: str) -> Dialogue:
     utterances = []
     for text in seeker_texts:

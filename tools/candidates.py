@@ -13,6 +13,8 @@ a weighted sum of five signals, each scaled to [0, 1]:
 Films the person disliked subtract their item-kNN similarity (DISLIKED_PENALTY), so their neighbours sink.
 The weights live in tools/fusion_weights.json, written by `python -m eval.tune` from conversations built
 out of training users only (never `user_id % 5 == 0`); see that file for the procedure and its numbers.
+Those conversations all name two loved films; a person who names fewer gives item-kNN less to go on, so
+their words count more (`FusionWeights.for_loved`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ DEBIAS_VARIABLE = "MOVIEREC_DEBIAS"  # subtracted from the tuned popularity weig
 CONTENT_DEPTH = 200
 SIGNALS = ("content", "knn", "popularity", "genre", "language", "ease", "als")
 DISLIKED_PENALTY = 0.5  # in units of the knn weight (1.0): half as strong as a love pulling up
+TUNED_LOVED = 2  # loved films every tuning conversation names (eval/profile.py)
+FEWER_LOVED_SHIFT = {"content": 0.25, "genre": 0.25}  # added in full with no loved film (README, ReDial dev)
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,12 @@ class FusionWeights:
         weights = cls(**data["weights"])
         debias = 0.0 if raw else float(os.environ.get(DEBIAS_VARIABLE) or data.get("debias", 0.0))
         return replace(weights, popularity=weights.popularity - debias)
+
+    def for_loved(self, loved: int) -> "FusionWeights":
+        """The weights for a conversation that names `loved` loved films: content and genre gain
+        FEWER_LOVED_SHIFT in proportion to the films missing from TUNED_LOVED."""
+        missing = max(TUNED_LOVED - loved, 0) / TUNED_LOVED
+        return replace(self, **{s: getattr(self, s) + missing * extra for s, extra in FEWER_LOVED_SHIFT.items()})
 
     def as_array(self) -> np.ndarray:
         return np.array([getattr(self, s) for s in SIGNALS])
@@ -158,7 +168,7 @@ class CandidateGenerator:
 
     def generate(self, request: SearchRequest, k: int = 50, weights: FusionWeights | None = None) -> list[Candidate]:
         mask, matrix, because = self.signal_matrix(request)
-        scores = matrix @ (weights or self.weights).as_array()
+        scores = matrix @ (weights or self.weights.for_loved(len(request.seeds))).as_array()
         if request.disliked:  # what fans of a disliked film love is what this person likely will not
             scores -= DISLIKED_PENALTY * self._knn(request.disliked)[0]
         scores[~mask] = -np.inf

@@ -2,8 +2,9 @@
 
 ReDial writes every film mention as `Title (Year)`, sometimes followed by a `<Title (Year)>` duplicate; the
 accepted films in `metadata.accepted_recommendations` come without a year ("Mirror Mirror "), so their year
-is read from the dialogue's own mention of them. A film resolves to a catalog movie only with the same year:
-"Halloween (2007)" is the remake, never the 1978 original.
+is read from the dialogue's own mention of them. Utterances carry dialogue acts (a seeker's `ACC` accepts a
+suggestion; the dev dialogues' acts have no slot values). A film resolves to a catalog movie only with the
+same year: "Halloween (2007)" is the remake, never the 1978 original.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ DEFAULT_SOURCE = REPO.parent / "shared" / "data" / "redial_iard" / "redial_iard_
 SPLITS = ("dev", "test")
 SEEKER, RECOMMENDER = "USER", "AGENT"
 _DUPLICATE = re.compile(r"\s*<[^<>]*\(\d{4}\)\s*>")
+_YEAR_MENTION = re.compile(r"\((\d{4})\)")
 
 
 @dataclass(frozen=True)
@@ -126,3 +128,16 @@ def resolve(mention: str, matcher: TitleMatcher) -> Movie | None:
     year = split_year(mention)[1]
     hit = matcher.match(mention) if year is not None else None
     return hit.movie if hit and hit.movie.year == year else None
+
+
+def written_films(text: str, matcher: TitleMatcher) -> list[Movie | None]:
+    """One entry per `Title (Year)` mention in `text`, in order: the catalog film of that title and year, or
+    None when the catalog has no such film. Each mention is read from the text since the previous one."""
+    films: list[Movie | None] = []
+    start = 0
+    for mention in _YEAR_MENTION.finditer(text):
+        year = int(mention.group(1))
+        named = matcher.find_mentions(text[start:mention.end()]).resolved
+        films.append(next((m for m in reversed(named) if m.year == year), None))
+        start = mention.end()
+    return films

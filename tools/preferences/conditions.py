@@ -23,6 +23,9 @@ _SUBTITLES_NO = re.compile(
     r"in english|nothing foreign|no foreign|subtitles (?:are|is) (?:a no|annoying|too much)", re.IGNORECASE)
 _ANY_ERA = re.compile(r"any (?:era|decade|year|time|period)|(?:era|year|decade|age) (?:doesn'?t|does not|don'?t) "
                       r"matter|(?:don'?t|do not) care (?:about|when)|old or new|whenever", re.IGNORECASE)
+_HEDGED = re.compile(r"(?:doesn'?t|does not|don'?t|won'?t) (?:really |much )?matter(?! (?:if|whether|what|which))|"
+                     r"not (?:too |that )?picky|"
+                     r"either way|no big deal|not a must", re.IGNORECASE)  # "80s preferably, but doesn't matter"
 _DECADE = re.compile(r"\b(?P<part>early|mid|late)?[- ]?(?:(?P<century>19|20)|')?(?P<decade>\d)0'?s\b", re.IGNORECASE)
 _DECADE_WORDS = {"twenties": 192, "thirties": 193, "forties": 194, "fifties": 195, "sixties": 196,
                  "seventies": 197, "eighties": 198, "nineties": 199}
@@ -100,6 +103,8 @@ def update_era(prefs: Preferences, text: str, latest_year: int) -> Preferences:
         if not spans and _OLD.search(text) and not negated(text, _OLD.search(text).start()):
             spans.append((1900, 1979))
             label = "classics"
+    if spans and _HEDGED.search(text):  # an era said and waved off in one breath is no condition
+        return replace(prefs, year_min=None, year_max=None, era=f"{label.strip()}, not a must")
     if spans:
         return replace(prefs, year_min=min(a for a, _ in spans), year_max=max(b for _, b in spans), era=label.strip())
     if _ANY_ERA.search(text):

@@ -301,3 +301,16 @@ def test_the_rerank_prompt_head_is_fixed_and_the_candidates_come_after_it():
     two = RERANK_PROMPT.format_messages(top_n=5, conversation="era: 70s", candidates="2 | Jaws (1975) | Horror")
     assert one[0].role == MessageRole.SYSTEM and one[0].content == two[0].content
     assert "Heat" in one[1].content and "Heat" not in one[0].content
+
+
+
+def test_the_search_tools_lists_are_bounded_so_a_constrained_call_ends(workspace):
+    from index.llm.rendering import tool_specs
+    from index.llm.toolcalls import call_schema
+    from tools.registry import bind_tools
+
+    [search] = [t for t in bind_tools(session_with(workspace, Script()).tools) if t.metadata.name == "search_movies"]
+    properties = search.metadata.get_parameters_dict()["properties"]
+    arrays = {name: next(b for b in properties[name]["anyOf"] if b["type"] == "array") for name in ("genres", "exclude")}
+    assert arrays["genres"]["maxItems"] == 6 and arrays["exclude"]["maxItems"] == 8
+    assert str(call_schema(tool_specs([search]))).count("'maxItems'") == 2  # what the local model's grammar is built from

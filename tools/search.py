@@ -1,9 +1,9 @@
 """search_movies: the fused top 50 for the conversation's preferences, reranked to five picks with reasons."""
 
-from __future__ import annotations
-
 import asyncio
+from typing import Annotated
 
+from llama_index.core.bridge.pydantic import Field
 from llama_index.core.schema import NodeWithScore, TextNode
 
 from index.recommendation import FIVE_PICKS, Recommendation, render_list
@@ -22,6 +22,11 @@ YOUNG_CHILD = 12  # up to this age a film for them is a children's film or a car
 CHILDREN_GENRES = ("Children", "Animation", "Adventure", "Comedy", "Fantasy", "Musical")  # at least one
 NOT_FOR_CHILDREN = ("Horror", "Film-Noir")  # unless the person asked for one
 NOT_FOR_YOUNG_CHILDREN = ("Thriller", "Crime", "War")
+# Bounded in the tool schema, so a call generated under its grammar ends: unbounded, a 1.5B model listed
+# films to exclude until it ran out of tokens, and the call did not parse. (Real annotations, not strings:
+# LlamaIndex builds the tool schema from the signature as written.)
+GenreList = Annotated[list[str], Field(max_length=6)] | None
+TitleList = Annotated[list[str], Field(max_length=8)] | None
 
 
 def request_from(prefs: Preferences, latest_year: int, query: str = "", year_min: int | None = None,
@@ -94,7 +99,7 @@ async def recommend(session: ToolSession, query: str = "", year_min: int | None 
 
 
 async def search_movies(session: ToolSession, query: str, year_min: int | None = None, year_max: int | None = None,
-                        genres: list[str] | None = None, exclude: list[str] | None = None) -> str:
+                        genres: GenreList = None, exclude: TitleList = None) -> str:
     """Find five catalog movies for the person, each with a one-sentence reason.
 
     Call it once at least three preferences are known (mood, era, language or subtitles, genres, loved films).

@@ -1,6 +1,7 @@
 """JustifiedRerank with a scripted LLM: valid picks, invented ids, malformed output, too few picks, timeouts."""
 
 import asyncio
+from types import SimpleNamespace
 
 import pytest
 from llama_index.core.base.llms.types import ToolCallBlock
@@ -92,6 +93,37 @@ def test_async_timeout_falls_back():
     outcome = asyncio.run(JustifiedRerank(llm=Slow(), timeout=0.05).arerank(candidates(), "x"))
     assert outcome.fallback and "Timeout" in outcome.error
     assert ids(outcome.nodes) == [1, 2, 3, 4, 5]
+
+
+def test_picks_streamed_before_a_timeout_stay_first_and_the_evidence_fills_the_rest():
+    from index.recommendation import Recommendation
+    from tools.rerank import Pick, Picks
+    from tools.search import render
+    from tools.session import SearchResult
+
+    class Stalls(MockFunctionCallingLLM):
+        """Streams two picks, then hangs, as a slow local model does near the rerank's deadline."""
+        @property
+        def streams_partial_json(self):
+            return True
+
+        async def astream_structured_predict(self, *args, **kwargs):
+            async def partials():
+                yield Picks(picks=[Pick(id=6, reason="Streamed first.")])
+                yield Picks(picks=[Pick(id=6, reason="Streamed first."), Pick(id=4, reason="Streamed second.")])
+                yield SimpleNamespace(picks=[{"id": 6}, {"id": 4}, {"id": 8}])  # the third still being written
+                await asyncio.sleep(5)
+            return partials()
+
+    shown = []
+    rerank = JustifiedRerank(llm=Stalls(), timeout=0.2)
+    outcome = asyncio.run(rerank.arerank(candidates(), "x", on_pick=lambda n: shown.append(n.node.metadata["movie_id"])))
+    assert shown == [6, 4] and ids(outcome.nodes) == [6, 4, 1, 2, 3]  # what the person saw is not replaced
+    assert outcome.fallback and "Timeout" in outcome.error and outcome.filled == 3
+    shown_list = [Recommendation(n.node.metadata["movie_id"], f"Film {n.node.metadata['movie_id']}", 2000,
+                                 n.node.metadata["reason"]) for n in outcome.nodes]
+    text = render(SearchResult(shown_list, outcome, "x", 8, ()))
+    assert "stopped after 2, so the last 3 are ranked by the evidence alone" in text
 
 
 def test_without_llm_the_evidence_order_and_reasons_stand():

@@ -7,7 +7,8 @@ instructions are a fixed system turn, so the local model keeps them evaluated be
 handed to `on_pick` as soon as the model has moved past it. The evidence stays in charge: ids that were not
 candidates are dropped and counted, missing picks are filled in retrieval order, and when the LLM fails,
 times out or returns garbage the retrieval order is kept with the evidence-based reasons and `fallback`
-set, so the UI can say so. With no LLM the evidence order and reasons are the answer.
+set, so the UI can say so; picks already streamed to the person before a failure stay first, as shown, and
+only the rest come from the evidence. With no LLM the evidence order and reasons are the answer.
 """
 
 from __future__ import annotations
@@ -117,7 +118,9 @@ class JustifiedRerank(BaseNodePostprocessor):
                 else:
                     picks = await self.llm.astructured_predict(Picks, RERANK_PROMPT, **args)
         except Exception as exc:  # including TimeoutError and invalid JSON
-            return self._evidence_order(nodes, error=exc)
+            if not chooser.chosen:
+                return self._evidence_order(nodes, error=exc)
+            return chooser.outcome(error=exc)  # the picks on screen stay; the evidence fills the rest
         chooser.take([(p.id, p.reason) for p in picks.picks])
         return chooser.outcome()
 
@@ -176,7 +179,8 @@ class _Chooser:
             if self.on_pick is not None:
                 self.on_pick(picked)
 
-    def outcome(self) -> RerankOutcome:
+    def outcome(self, error: Exception | None = None) -> RerankOutcome:
+        """The picks taken, then retrieval order up to `top_n`; `error`: the LLM stopped before the end."""
         filled = 0
         for node in self.nodes:
             if len(self.chosen) == self.top_n:
@@ -184,7 +188,9 @@ class _Chooser:
             if all(node.node.node_id != c.node.node_id for c in self.chosen):
                 self.chosen.append(_with_reason(node, node.node.metadata.get("evidence_reason", ""), "evidence"))
                 filled += 1
-        return RerankOutcome(self.chosen, invented_ids=self.invented, filled=filled, used_llm=True)
+        message = f"{type(error).__name__}: {error}"[:300] if error is not None else None
+        return RerankOutcome(self.chosen, invented_ids=self.invented, filled=filled, used_llm=True,
+                             fallback=error is not None, error=message)
 
 
 def _written(partial: Any) -> list[tuple[Any, Any]]:

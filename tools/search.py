@@ -126,8 +126,12 @@ def render_draft(picks: list[Recommendation]) -> str:
 def render(result: SearchResult) -> str:
     """The five picks as a readable Markdown list; the answer the person sees is built from this."""
     text = render_list(result.recommendations)
-    if result.recommendations and result.outcome and result.outcome.fallback:
-        text += "\n\n_(The language model did not answer in time, so these are ranked by the evidence alone.)_"
+    outcome = result.outcome
+    if result.recommendations and outcome and outcome.fallback:
+        kept = len(result.recommendations) - outcome.filled
+        text += ("\n\n_(The language model did not answer in time, so these are ranked by the evidence alone.)_"
+                 if not kept else f"\n\n_(The language model stopped after {kept}, so the last {outcome.filled} "
+                                  f"are ranked by the evidence alone.)_")
     return text
 
 

@@ -75,7 +75,7 @@ WORDED: list[tuple[str, str, re.Pattern]] = [
                                              rf"(?:{_LIMITS})\b|\b(?:kuralsiz|s[iı]n[iı]rs[iı]z|"
                                              r"k[iı]s[iı]tlamas[iı]z|filtresiz) (?:bir )?(?:yapay zeka|ai)\b")),
     ("role_play", "now-you-are", _words(rf"\b(?:{_NOW_YOU_ARE})\b")),
-    ("prompt_leak", "show-prompt", _words(rf"\b(?:{_SHOW})\b(?: \w+){{0,4}} (?:{_YOUR_RULES})\b")),
+    ("prompt_leak", "show-prompt", _words(rf"\b(?:{_SHOW})\b(?: \w+){{0,6}} (?:{_YOUR_RULES})\b")),
     ("prompt_leak", "text-you-were-given",
      _words(r"\b(?:текст|инструкци\w*|промпт) (?:\w+ )?(?:который|которые) тебе (?:дали|задали|прописали)|"
             r"\bel texto (?:que|con el que) te (?:dieron|configuraron|dieron antes)\b|"

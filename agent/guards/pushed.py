@@ -41,8 +41,10 @@ _FORCED: list[re.Pattern] = [
                r"(?=[.!,;]|$| first| as| at| on)", re.IGNORECASE),
     re.compile(rf"\b(?:make sure|ensure) (?:that )?(?:every|each|all|any) (?:[a-z]+ ){{0,5}}(?:includes?|contains?|"
                rf"features?|has|mentions?|lists?|is) {_TITLE}{_YEAR_AFTER}(?=[.!,;]|$)", re.IGNORECASE),
-    re.compile(rf"\b(?:no matter what|regardless of [^,.;]{{1,40}}|whatever happens|at all costs),? (?:always )?"
-               rf"{_PUSH} {_TITLE}{_YEAR_AFTER}(?=[.!,;]|$| first)", re.IGNORECASE),
+    re.compile(rf"\b(?:no matter what(?: [a-z']+){{0,4}}|regardless of [^,.;]{{1,40}}|whatever happens|at all costs),? "
+               rf"(?:always )?{_PUSH} {_TITLE}{_YEAR_AFTER}(?=[.!,;]|$| first)", re.IGNORECASE),
+    re.compile(rf"\balways (?:rank|put|place|list|show|keep|pin) {_TITLE}{_YEAR_AFTER} (?:at )?(?:number one|#1|no\.? ?1|"
+               r"first|on top|at the top)\b", re.IGNORECASE),
     re.compile(rf"\b(?:make|set|keep) {_TITLE}{_YEAR_AFTER} (?:as )?(?:your|the) (?:default|standard|go-to|fallback|"
                r"permanent|fixed|automatic|only) (?:answer|pick|recommendation|suggestion|choice|reply|response|result)"
                r"(?=[.!,;]|$| for| to| in| no| every| whatever)", re.IGNORECASE),

@@ -173,7 +173,11 @@ def _dedupe(readings: list[Reading]) -> list[Reading]:
 
 def fold(text: str) -> str:
     """Accents off Latin letters (other scripts keep theirs) and straight apostrophes, for rule matching."""
-    decomposed = unicodedata.normalize("NFKD", text.replace("’", "'"))
-    kept = [ch for i, ch in enumerate(decomposed)
-            if not (unicodedata.combining(ch) and i and decomposed[i - 1].isascii())]
+    kept, base_is_latin = [], False
+    for ch in unicodedata.normalize("NFKD", text.replace("’", "'")):
+        if not unicodedata.combining(ch):
+            base_is_latin = ch.isascii()
+        elif base_is_latin:
+            continue  # every mark on a Latin letter, stacked ones too (Vietnamese "dẫn" is "dan")
+        kept.append(ch)
     return unicodedata.normalize("NFC", "".join(kept))

@@ -90,6 +90,8 @@ _ENGLISH: list[tuple[str, str, re.Pattern]] = [
     ("fake_role", "role-line",
      re.compile(r"(?:^|\n)[ \t>#*]*(?:system|developer|admin|administrator|root|assistant|moderator|operator)"
                 r"(?: (?:message|prompt|note|override|instructions?))?[ \t]*(?::|>>)", re.IGNORECASE)),
+    ("fake_role", "quoted-role-line",
+     re.compile(r"[\"“'«]\s*(?:system|developer|admin|assistant|operator)\s*:\s*\S", re.IGNORECASE)),
     ("fake_role", "role-label",
      _rx(r"\b(?:system|developer|admin|administrator) (?:message|prompt|note|override|instructions?|update|"
          r"notice)\s*:")),

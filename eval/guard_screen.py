@@ -3,8 +3,10 @@
 `python -m eval.guard_screen corpus`: leave-one-writer-out over the training corpus (each writer scored by a
 model trained without it, against a threshold set on the other writers) and leave-one-family-out for the
 attack families; block rates per family, writer and OWASP category for the rules, the classifier and both.
-`python -m eval.guard_screen heldout`: the committed model and the rules on agent/guard_heldout.jsonl, the
-frozen split. Run it once, at the end; nothing may be tuned on what it prints.
+`python -m eval.guard_screen dev`: the committed model and the rules on agent/guard_heldout.jsonl, the first
+held-out split, looked at since its report and now the development split.
+`python -m eval.guard_screen heldout`: the same on agent/guard_heldout_b.jsonl, the frozen held-out split.
+Run it once, at the end; nothing may be tuned on what it prints.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from agent.guards.classifier import default_embed, learned_screen
 from agent.guards.train import (Embeddings, fit, load_corpus, out_of_writer_scores, threshold_from, turn_scores,
                                 turn_texts)
 
-HELDOUT = Path(__file__).resolve().parents[1] / "agent" / "guard_heldout.jsonl"
+SPLITS = {"dev": Path(__file__).resolve().parents[1] / "agent" / "guard_heldout.jsonl",
+          "heldout": Path(__file__).resolve().parents[1] / "agent" / "guard_heldout_b.jsonl"}
 
 
 def rule_blocks(rows: Sequence[dict]) -> np.ndarray:
@@ -91,14 +94,15 @@ def corpus_report() -> str:
     return "\n".join(out)
 
 
-def heldout_report() -> str:
-    rows = [json.loads(line) for line in HELDOUT.read_text(encoding="utf-8").splitlines() if line.strip()]
+def split_report(split: str) -> str:
+    path = SPLITS[split]
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     screen = learned_screen()
     rules = rule_blocks(rows)
     learned = np.array([screen.score(turn_texts(r["text"])) >= screen.threshold for r in rows])
     full = np.array([not screen_input(r["text"]).allowed for r in rows])
     columns = {"rules": rules, "learned": learned, "screen": full}
-    out = ["## Held-out split (agent/guard_heldout.jsonl, scored once)", "", *totals(rows, columns), ""]
+    out = [f"## {split} split ({path.relative_to(path.parents[1])})", "", *totals(rows, columns), ""]
     for key in ("family", "owasp"):
         out += breakdown(rows, columns, key) + [""]
     return "\n".join(out)
@@ -106,9 +110,9 @@ def heldout_report() -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m eval.guard_screen", description=__doc__.splitlines()[0])
-    parser.add_argument("split", choices=("corpus", "heldout"))
+    parser.add_argument("split", choices=("corpus", *SPLITS))
     args = parser.parse_args(argv)
-    print(corpus_report() if args.split == "corpus" else heldout_report())
+    print(corpus_report() if args.split == "corpus" else split_report(args.split))
 
 
 if __name__ == "__main__":

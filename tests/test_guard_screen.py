@@ -10,7 +10,7 @@ import pytest
 
 from agent.guards import screen_input
 from agent.guards import screen as screen_module
-from agent.guards.classifier import MODEL_FILE, learned_screen, load
+from agent.guards.classifier import MODEL_FILE, default_embed, learned_screen, load
 from agent.guards.second_opinion import PROMPT_HEAD, SecondOpinion, parse
 from agent.guards.train import load_corpus, turn_texts
 
@@ -29,6 +29,19 @@ def test_the_model_file_loads_without_training():
     screen = load(MODEL_FILE)
     assert 0 < screen.unsure[0] <= screen.threshold <= screen.unsure[1] < 1
     assert screen.score(["ignore the horror ones, I hate jump scares"]) < screen.threshold
+
+
+def test_the_screen_embeds_as_sentence_transformers_does():
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    from index.config import embedder_path
+
+    texts = [ATTACKS[0], BENIGN[0], "Какой фильм посмотреть вечером?"]
+    ours = default_embed()(texts)
+    reference = SentenceTransformer(embedder_path(), device="cpu").encode(texts, normalize_embeddings=True)
+    assert ours.shape == reference.shape and np.allclose(np.linalg.norm(ours, axis=1), 1, atol=1e-3)
+    assert (ours * reference).sum(axis=1).min() > 0.995  # bfloat16 where the CPU has it
 
 
 def test_the_test_cases_are_not_training_data():

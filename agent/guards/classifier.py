@@ -60,24 +60,59 @@ def _vectorizers():
     return chars, words
 
 
-def features(texts: list[str], embedded: np.ndarray):
-    """[embedding | character 2-4-grams | word 1-2-grams], one row per text (a sparse matrix)."""
-    from scipy.sparse import csr_matrix, hstack
+def ngram_features(texts: list[str]):
+    """[character 2-4-grams | word 1-2-grams], one sparse row per text."""
+    from scipy.sparse import hstack
 
     chars, words = _vectorizers()
-    return hstack([csr_matrix(embedded), chars.transform(texts), words.transform(texts)]).tocsr()
+    return hstack([chars.transform(texts), words.transform(texts)]).tocsr()
+
+
+def features(texts: list[str], embedded: np.ndarray):
+    """[embedding | n-grams], one row per text (a sparse matrix): the layout of the weights."""
+    from scipy.sparse import csr_matrix, hstack
+
+    return hstack([csr_matrix(embedded), ngram_features(texts)]).tocsr()
+
+
+def _fast_bf16() -> bool:
+    """Whether the CPU multiplies bfloat16 natively; elsewhere bfloat16 is emulated and slower than float32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return bool(re.search(r"\b(?:amx_bf16|avx512_bf16)\b", flags))
 
 
 @lru_cache(maxsize=1)
 def default_embed() -> Embed:
-    """The bundled MiniLM through sentence-transformers (the guard stays free of llama_index)."""
+    """The bundled MiniLM, mean-pooled and normalised, run directly rather than through `encode` (whose
+    per-call bookkeeping was a quarter of the cost of a one-sentence turn) and in bfloat16 where the CPU has
+    it: 8 instead of 13 ms a sentence on this 2-core Xeon, cosine to `encode`'s float32 >= 0.998. The guard
+    stays free of llama_index."""
+    import torch
     from sentence_transformers import SentenceTransformer
 
     from index.config import embedder_path
 
     model = SentenceTransformer(embedder_path(), device="cpu")
-    return lambda texts: model.encode([t[:MAX_EMBED_CHARS] for t in texts], normalize_embeddings=True,
-                                      batch_size=32, show_progress_bar=False)
+    stages = [type(stage).__name__ for stage in model]
+    if stages != ["Transformer", "Pooling", "Normalize"] or model[1].get_config_dict().get("pooling_mode") != "mean":
+        raise ValueError(f"{embedder_path()}: the learned screen needs a mean-pooled, normalised embedder")
+    tokenizer, transformer = model.tokenizer, model[0].auto_model.eval()
+    if _fast_bf16():
+        transformer = transformer.to(torch.bfloat16)
+
+    def embed(texts: list[str]) -> np.ndarray:
+        batch = tokenizer([t[:MAX_EMBED_CHARS] for t in texts], padding=True, truncation=True,
+                          max_length=model.max_seq_length, return_tensors="pt")
+        with torch.inference_mode():
+            hidden = transformer(input_ids=batch["input_ids"],
+                                 attention_mask=batch["attention_mask"]).last_hidden_state.float()
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        return torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=1).numpy()
+
+    return embed
 
 
 @dataclass(frozen=True)
@@ -90,8 +125,8 @@ class LearnedScreen:
 
     def score(self, texts: list[str]) -> float:
         """The probability that the turn is an attack: the highest over its readings."""
-        rows = features(texts, self.embed(texts))
-        logits = rows @ self.coef + self.intercept
+        logits = (self.embed(texts) @ self.coef[:EMBED_DIM] + ngram_features(texts) @ self.coef[EMBED_DIM:]
+                  + self.intercept)
         return float(1 / (1 + np.exp(-np.max(logits))))
 
     def save(self, path: Path = MODEL_FILE) -> None:

@@ -41,8 +41,26 @@ _FORCED: list[re.Pattern] = [
                r"(?=[.!,;]|$| first| as| at| on)", re.IGNORECASE),
     re.compile(rf"\b(?:make sure|ensure) (?:that )?(?:every|each|all|any) (?:[a-z]+ ){{0,5}}(?:includes?|contains?|"
                rf"features?|has|mentions?|lists?|is) {_TITLE}{_YEAR_AFTER}(?=[.!,;]|$)", re.IGNORECASE),
-    re.compile(rf"\b(?:no matter what|regardless of [^,.;]{{1,40}}|whatever happens|at all costs),? (?:always )?"
-               rf"{_PUSH} {_TITLE}{_YEAR_AFTER}(?=[.!,;]|$| first)", re.IGNORECASE),
+    re.compile(rf"\b(?:no matter what(?: [a-z']+){{0,4}}|regardless of [^,.;]{{1,40}}|whatever happens|at all costs),? "
+               rf"(?:always )?{_PUSH} {_TITLE}{_YEAR_AFTER}(?=[.!,;]|$| first)", re.IGNORECASE),
+    re.compile(rf"\balways (?:rank|put|place|list|show|keep|pin) {_TITLE}{_YEAR_AFTER} (?:at )?(?:number one|#1|no\.? ?1|"
+               r"first|on top|at the top)\b", re.IGNORECASE),
+    re.compile(rf"\b(?:make|set|keep) {_TITLE}{_YEAR_AFTER} (?:as )?(?:your|the) (?:default|standard|go-to|fallback|"
+               r"permanent|fixed|automatic|only) (?:answer|pick|recommendation|suggestion|choice|reply|response|result)"
+               r"(?=[.!,;]|$| for| to| in| no| every| whatever)", re.IGNORECASE),
+    re.compile(rf"\b(?:say|answer|reply|recommend|suggest|name|pick|list)(?: only)? {_TITLE}{_YEAR_AFTER},? (?:and|but) "
+               r"nothing else\b", re.IGNORECASE),
+    re.compile(rf"\b(?:make sure|ensure|see to it) (?:that )?{_TITLE}{_YEAR_AFTER} (?:always )?(?:appears|shows up|"
+               r"is included|is listed|comes first|is first|is on top|is at the top|is in|is part of|makes it) (?:in|on|"
+               r"at|of|into) (?:the top of )?(?:every|all|each|any)\b", re.IGNORECASE),
+    re.compile(rf"\b(?:whatever|no matter what|regardless of what) (?:I|we|anyone|the user|they|people|someone) "
+               rf"(?:ask|asks|say|says|request|requests|want|wants|type|types)(?: for)?,? (?:the|your) (?:first|top|"
+               rf"#1|number one|no\.? ?1|main|only) (?:title|film|movie|pick|result|recommendation|suggestion|entry|"
+               rf"answer)(?: in (?:your|the|each|every) (?:list|answer|reply|response)s?)? (?:has to|must|should|will|"
+               rf"is going to|needs to|shall) be {_TITLE}{_YEAR_AFTER}(?=[.!,;]|$)", re.IGNORECASE),
+    re.compile(rf"\bpretend (?:that )?(?:the|your) (?:catalog|catalogue|search|tool|database|lookup|recommender|"
+               rf"index)(?: [a-z]+){{0,2}} (?:returned|found|says|gave|ranked|picked|chose) {_TITLE}{_YEAR_AFTER} "
+               r"(?:as|at|first|on top|every)", re.IGNORECASE),
     re.compile(rf"\b(?:recomienda|recomiende|sugiere|incluye|recommande|recommandez|propose|empfiehl|empfehlen sie|"
                rf"consiglia|raccomanda|recomende|sugira) (?:siempre|toujours|immer|stets|sempre) {_TITLE}"
                rf"{_YEAR_AFTER}(?=[.!,;]|$)", re.IGNORECASE),
@@ -57,6 +75,8 @@ _GENERIC_WORDS = {
     "animated", "animation", "documentary", "documentaries", "classic", "classics", "kids", "family", "genre",
     "genres", "recent", "older", "new", "subtitles", "english", "foreign", "more", "good", "great", "a", "an",
     "any", "other", "my", "our", "picks", "titles", "options", "western", "westerns", "musical", "musicals",
+    "side", "light", "lighter", "short", "shorter", "funny", "scary", "sad", "dark", "darker", "upbeat", "under",
+    "hours", "minutes", "subtitled", "dubbed",
 }
 
 

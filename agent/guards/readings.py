@@ -28,6 +28,7 @@ _HOMOGLYPHS = str.maketrans({
     "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T",
     "Х": "X", "І": "I", "Ј": "J", "Ѕ": "S", "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I",
     "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
+    **dict(zip("ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘǫʀꜱᴛᴜᴠᴡʏᴢ", "abcdefghijklmnopqrstuvwyz")),  # small capitals
 })
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s"})
 _LEET_TOKEN = re.compile(r"[\w@$]+")
@@ -172,7 +173,11 @@ def _dedupe(readings: list[Reading]) -> list[Reading]:
 
 def fold(text: str) -> str:
     """Accents off Latin letters (other scripts keep theirs) and straight apostrophes, for rule matching."""
-    decomposed = unicodedata.normalize("NFKD", text.replace("’", "'"))
-    kept = [ch for i, ch in enumerate(decomposed)
-            if not (unicodedata.combining(ch) and i and decomposed[i - 1].isascii())]
+    kept, base_is_latin = [], False
+    for ch in unicodedata.normalize("NFKD", text.replace("’", "'")):
+        if not unicodedata.combining(ch):
+            base_is_latin = ch.isascii()
+        elif base_is_latin:
+            continue  # every mark on a Latin letter, stacked ones too (Vietnamese "dẫn" is "dan")
+        kept.append(ch)
     return unicodedata.normalize("NFC", "".join(kept))

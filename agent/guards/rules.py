@@ -1,4 +1,5 @@
-"""The injection rules: override, fake role/system turns, prompt leak, role play, in English and other languages.
+"""The injection rules: override, fake role/system turns, prompt leak, role play, in English (other languages in
+`languages.py`).
 
 `find_rule(readings)` names the first rule any reading of a turn breaks. "Recommend X no matter what" lives
 in `pushed.py`.
@@ -10,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from agent.guards import languages
 from agent.guards.readings import Reading, fold
 
 _WORDY: set[re.Pattern] = set()  # rules written for the one-space-between-words form of a turn
@@ -88,6 +90,8 @@ _ENGLISH: list[tuple[str, str, re.Pattern]] = [
     ("fake_role", "role-line",
      re.compile(r"(?:^|\n)[ \t>#*]*(?:system|developer|admin|administrator|root|assistant|moderator|operator)"
                 r"(?: (?:message|prompt|note|override|instructions?))?[ \t]*(?::|>>)", re.IGNORECASE)),
+    ("fake_role", "quoted-role-line",
+     re.compile(r"[\"“'«]\s*(?:system|developer|admin|assistant|operator)\s*:\s*\S", re.IGNORECASE)),
     ("fake_role", "role-label",
      _rx(r"\b(?:system|developer|admin|administrator) (?:message|prompt|note|override|instructions?|update|"
          r"notice)\s*:")),
@@ -171,7 +175,7 @@ _ENGLISH: list[tuple[str, str, re.Pattern]] = [
          r"watching|seeing)\b)\w")),
     ("role_play", "special-mode",
      _rx(r"\b(?:developer|debug|god|admin|sudo|maintenance|jailbreak|unrestricted|dan|root|unlocked|opposite) "
-         r"mode\b|\bjailbr(?:eak|oken)\b")),
+         r"mode\b|\bjailbroken\b|\bjailbreak (?:yourself|the (?:ai|bot|assistant|model|chatbot|system))\b")),
     ("role_play", "act-as-your-maker",
      _rx(r"\b(?:act|pretend|roleplay|speak|respond|answer) (?:as|like|to be) (?:the |your |an? )?(?:developer|"
          r"creator|programmer|engineer|admin|administrator|owner|system|maker)s?\b (?:who|that|of)\b")),
@@ -181,34 +185,6 @@ _ENGLISH: list[tuple[str, str, re.Pattern]] = [
          r"carry out|act on)\b")),
 ]
 _DAN = re.compile(r"\bDAN\b")  # the all-caps jailbreak persona; "Dan in Real Life" is not it
-
-_OTHER_LANGUAGES: list[tuple[str, str, re.Pattern]] = [
-    ("override", "es", _rx(r"\b(?:ignora|ignore|ignorar|olvida|olvide|olvidar|omite|descarta|desobedece)\b"
-                           r"(?: \w+){0,3} (?:instrucciones|reglas|indicaciones|directrices|ordenes)\b")),
-    ("override", "fr", _rx(r"\b(?:ignore|ignorez|oublie|oubliez|neglige|negligez)\b(?: \w+){0,3} "
-                           r"(?:instructions|consignes|regles|directives)\b")),
-    ("override", "de", _rx(r"\b(?:ignoriere|ignorier|vergiss|vergessen sie|missachte|ignorieren sie)\b(?: \w+){0,3} "
-                           r"(?:anweisungen|instruktionen|regeln|befehle|vorgaben)\b")),
-    ("override", "it", _rx(r"\b(?:ignora|dimentica|trascura|dimenticate|ignorate)\b(?: \w+){0,3} "
-                           r"(?:istruzioni|regole|indicazioni)\b")),
-    ("override", "pt", _rx(r"\b(?:ignore|ignora|esqueca|esquece|desconsidere|desconsidera)\b(?: \w+){0,3} "
-                           r"(?:instrucoes|regras|orientacoes)\b")),
-    ("override", "ru", _rx(r"(?:игнорир|проигнорир|забуд|не следу|отмен)\w*(?: \w+){0,3} "
-                           r"(?:инструкц|правил|указани)\w*")),
-    ("override", "zh", re.compile(r"(?:忽略|无视|忽视|忘记|忘掉|不要遵守|跳过).{0,8}(?:指令|指示|规则|设定)")),
-    ("override", "ja", re.compile(r"(?:指示|命令|ルール|設定).{0,6}(?:無視|忘れ)")),
-    ("override", "ko", re.compile(r"(?:지시|명령|규칙).{0,8}(?:무시|잊)")),
-    ("role_play", "now-you-are", _rx(r"\b(?:ahora eres|tu es maintenant|du bist jetzt|ora sei|agora voce e)\b")),
-    ("prompt_leak", "show-prompt", _rx(
-        r"\b(?:muestra|muestrame|revela|dime|ensename|repite|montre|montre-moi|revele|affiche|donne-moi|repete|"
-        r"zeig|zeige|verrate|nenne|wiederhole|mostrami|rivela|mostre|revele|diga)(?: moi| mir| me)? "
-        r"(?:tu|tus|el|las|su|sus|ton|tes|votre|vos|le|les|deine|deinen|ihre|il tuo|le tue|suas|seu|sua|seus|as|o) "
-        r"(?:\w+ )?(?:prompt|instrucciones|reglas|instructions|consignes|regles|anweisungen|regeln|istruzioni|"
-        r"regole|regras|instrucoes)\b")),
-    ("prompt_leak", "prompt-words", re.compile(
-        r"prompt (?:del )?sistema|prompt systeme|системн\w* (?:промпт|инструкц|подсказ)|промпт|系统提示|提示词|"
-        r"システムプロンプト|시스템 프롬프트", re.IGNORECASE)),
-]
 
 # Rules for text with every space and sign squeezed out ("i g n o r e y o u r r u l e s").
 _SQUEEZED = re.compile(
@@ -237,9 +213,13 @@ def find_rule(readings: Sequence[Reading]) -> Finding | None:
                 return Finding(rule, name, reading)
         if _override_verb(worded):
             return Finding("override", "ignore-your-instructions", reading)
-        for rule, name, pattern in (*_ENGLISH, *_OTHER_LANGUAGES):
+        for rule, name, pattern in _ENGLISH:
             if pattern.search(worded if pattern in _WORDY else folded):
                 return Finding(rule, name, reading)
+        for rules, text in ((languages.WORDED, worded), (languages.FOLDED, folded)):
+            for rule, name, pattern in rules:
+                if pattern.search(text):
+                    return Finding(rule, name, reading)
         if _DAN.search(reading.text):
             return Finding("role_play", "dan", reading)
     for reading in ordered:  # last resort, with every space and sign squeezed out

@@ -2,7 +2,8 @@
 
 The corpus is `corpus/*.jsonl` (one file per writer) plus the tuning split of `guard_cases.json`. The
 threshold comes from leave-one-writer-out scores, so it is set on phrasings the model did not see.
-Never reads agent/guard_heldout.jsonl.
+Never reads the development split (agent/guard_heldout.jsonl) or the held-out split
+(agent/guard_heldout_b.jsonl).
 """
 
 from __future__ import annotations

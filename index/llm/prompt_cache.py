@@ -92,6 +92,9 @@ class PromptHeadCache:
     def __len__(self) -> int:
         return len(self._states)
 
+    def __contains__(self, head: str) -> bool:
+        return head in self._states
+
     def restore(self, llama: Any, head: str, tokens: Sequence[int], head_tokens: int = 0) -> int:
         """Put `llama` in the state that shares most of `tokens` (its own, or the one saved for `head`);
         returns how many prompt tokens it will not evaluate again (llama.cpp re-evaluates at least one).

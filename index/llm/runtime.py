@@ -68,7 +68,9 @@ class LlamaRuntime:
                 grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False) if schema else None
                 head = head_of(prompt)
                 turn.usage["prompt_tokens"] += len(tokens)
-                head_tokens = self._head_tokens(prompt, tokens) if self.states.store is not None else 0
+                # Only a head this process has not met yet may need evaluating alone (and storing).
+                fresh = self.states.store is not None and head not in self.states
+                head_tokens = self._head_tokens(prompt, tokens) if fresh else 0
                 turn.usage["cached_tokens"] += self.states.restore(self.llama, head, tokens, head_tokens)
                 chunks = self.llama.create_completion(
                     prompt=tokens, stream=True, grammar=grammar, stop=stop,

@@ -50,7 +50,7 @@ class _TitleIndex:
 
 
 _LIST_ITEM = re.compile(r"^(?P<bullet>\s*(?:[-*•+]|(?P<number>\d+)[.)]))\s+(?P<body>.*)$")
-_MARKED = re.compile(r"\*\*(?P<a>[^*\n]{1,120})\*\*|__(?P<b>[^_\n]{1,120})__|(?<![\w*])\*(?P<c>[^*\n]{1,120})\*(?!\w)"
+_MARKED = re.compile(r"\*\*(?P<a>(?:[^*\n]|\*(?!\*)){1,120})\*\*|__(?P<b>[^_\n]{1,120})__|(?<![\w*])\*(?P<c>[^*\n]{1,120})\*(?!\w)"
                      r"|(?<!\w)_(?P<d>[^_\n]{1,120})_(?!\w)|\"(?P<e>[^\"\n]{1,120})\"|“(?P<f>[^”\n]{1,120})”")
 _QUOTE_GROUPS = ("e", "f")
 _WITH_YEAR = re.compile(r"\((?:(?:18|19|20)\d\d)\)")
@@ -61,7 +61,9 @@ _LEAD_WORDS = {"try", "watch", "see", "also", "and", "or", "then", "maybe", "per
                "you", "check", "out", "enjoy", "rewatch", "definitely", "especially", "plus", "since", "if"}
 _HEAD_END = re.compile(r"\s+[—–-]\s+|:\s+(?=[a-z])|\s+·\s+")
 _ABBREVIATIONS = re.compile(r"(?:\b(?:Dr|Mr|Mrs|Ms|St|Jr|Sr|vs|Vol|No|Pt|Mt|Ft|Lt|Col|Gen|Prof)|\b[A-Z])\.$")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z*\"“'_(\[0-9])")
 _INDEXES: dict[int, _TitleIndex] = {}
+MAX_TITLE_WORDS = 12
 
 
 def check_output(text: str, verified_ids: Iterable[int | Movie], catalog: Catalog,
@@ -79,7 +81,7 @@ def check_output(text: str, verified_ids: Iterable[int | Movie], catalog: Catalo
     allowed = {m.movie_id if isinstance(m, Movie) else int(m) for m in verified_ids}
     context = set(context_ids)
     lines = text.split("\n")
-    units_by_line = [[line] if _LIST_ITEM.match(line) else _sentences(line) for line in lines]
+    units_by_line = [[line] if _LIST_ITEM.match(line) else _sentences(line, index) for line in lines]
     mentions = [[_line_mentions(u, index) for u in units] for units in units_by_line]
     film_lists = _film_list_lines(lines, mentions)
     kept_lines, removed, verified = [], [], []
@@ -140,7 +142,7 @@ def _list_head(body: str) -> str | None:
     year = _WITH_YEAR.search(head)
     head = head[: year.end()] if year else head
     words = head.split()
-    if not words or len(words) > 12 or not (words[0][:1].isupper() or words[0][:1].isdigit()) or head[-1] in "?!:":
+    if not words or len(words) > MAX_TITLE_WORDS or not (words[0][:1].isupper() or words[0][:1].isdigit()) or head[-1] in "?!:":
         return None
     return head
 
@@ -152,7 +154,7 @@ def _unit_mentions(unit: str, index: _TitleIndex) -> list[_Mention]:
         group = next(name for name, value in match.groupdict().items() if value is not None)
         written = match.group(group).strip()
         at_start = not unit[: match.start()].strip(" \t-*•+0123456789.)")
-        if len(written.split()) > 12:
+        if len(written.split()) > MAX_TITLE_WORDS:
             continue
         movie = _resolve(written, index)
         quoted = group in _QUOTE_GROUPS and title_cased(written) and len(written.split()) > 1
@@ -172,7 +174,14 @@ def _unit_mentions(unit: str, index: _TitleIndex) -> list[_Mention]:
 
 
 def _titled_run(unit: str, year: re.Match, index: _TitleIndex) -> tuple[_Mention | None, int]:
-    """The capitalized words right before "(1995)": the longest ending that is a catalog title, else all."""
+    """The words right before "(1995)": the longest catalog name ending there, else the capitalized run's
+    longest ending that is a catalog title, else that whole run."""
+    # Names with a period, comma or lowercase word inside ("Mrs. Doubtfire", "I, Robot", "Stand by Me") end
+    # the capitalized run early, so the exact catalog names are tried first.
+    start = _catalog_name_before(unit, year, index)
+    if start is not None:
+        written = f"{unit[start: year.start()].strip()} {year.group()}"
+        return _Mention(written, _resolve(written, index), strong=True), start
     tokens = list(_WORD_TOKEN.finditer(unit[: year.start()]))
     run: list[re.Match] = []
     for token in reversed(tokens):
@@ -200,7 +209,7 @@ def _named_in_prose(unit: str, index: _TitleIndex) -> list[_Mention]:
     tokens = list(_WORD_TOKEN.finditer(unit))
     found, i = [], 0
     while i < len(tokens):
-        for stop in range(min(len(tokens), i + 12), i, -1):
+        for stop in range(min(len(tokens), i + MAX_TITLE_WORDS), i, -1):
             written = unit[tokens[i].start(): tokens[stop - 1].end()]
             movie = index.by_key.get(normalize(written))
             if movie and title_cased(written) and _plausible_prose_title(unit, tokens[i].start(), written, index):
@@ -245,8 +254,21 @@ def _blank(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(chars)
 
 
-def _sentences(line: str) -> list[str]:
-    parts = re.split(r"(?<=[.!?])\s+(?=[A-Z*\"“'_(\[0-9])", line)
+def _catalog_name_before(text: str, year: re.Match, index: _TitleIndex) -> int | None:
+    """Where the longest catalog name written right before `year` starts, if one is."""
+    for word in list(_WORD_TOKEN.finditer(text[: year.start()]))[-MAX_TITLE_WORDS:]:
+        if normalize(text[word.start(): year.start()]) in index.by_key:
+            return word.start()
+    return None
+
+
+def _sentences(line: str, index: _TitleIndex) -> list[str]:
+    """The line's sentences; never split inside a titled name ("Hot Shots! Part Deux (1993)")."""
+    titled = [(start, year.start()) for year in _WITH_YEAR.finditer(line)
+              if (start := _catalog_name_before(line, year, index)) is not None]
+    cuts = [m for m in _SENTENCE_END.finditer(line) if not any(a <= m.start() < b for a, b in titled)]
+    bounds = [0, *(i for m in cuts for i in (m.start(), m.end())), len(line)]
+    parts = [line[bounds[i]: bounds[i + 1]] for i in range(0, len(bounds), 2)]
     merged: list[str] = []
     for part in parts:
         if merged and _ABBREVIATIONS.search(merged[-1]):

@@ -17,11 +17,16 @@ async def rule_based_reply(session: ToolSession, text: str, changed: bool) -> st
     prefs = session.preferences
     if len(prefs.signals) < MIN_SIGNALS:
         return f"{_acknowledge(session)}{next_question(prefs.missing[0])}"
-    if not session.shown or changed or _MORE.search(text):
+    if wants_picks(session, changed) or _MORE.search(text):
         return render(await recommend(session))
     if _THANKS.search(text):
         return "Enjoy the film! Tell me if you want more picks or a different mood, era or genre."
     return "Want more picks, or shall I change something: mood, era, genres, language?"
+
+
+def wants_picks(session: ToolSession, changed: bool) -> bool:
+    """The policy, with or without an LLM: three signals are enough; recommend then, and again when they change."""
+    return len(session.preferences.signals) >= MIN_SIGNALS and (not session.shown or changed)
 
 
 def _acknowledge(session: ToolSession) -> str:

@@ -2,8 +2,9 @@
 
 Every user turn is screened first; a flagged turn gets a polite answer and never reaches the agent. The
 LLM reads the preference signals from the turn, correcting the rules' draft (with no LLM, or when that
-reading fails, the rules' reading stands; a failure is logged, not shown), then the agent (or, with no LLM,
-the deterministic dialogue) answers. Whatever the LLM writes passes the output guard before anyone sees it, streamed or not:
+reading fails, the rules' reading stands; a failure is logged, not shown). When picks are due (three
+signals known, none shown yet or the preferences changed) the policy searches; otherwise the agent (or, with
+no LLM, the deterministic dialogue) answers. Whatever the LLM writes passes the output guard before anyone sees it, streamed or not:
 only catalog movies that a tool returned in this session (or that the person named) survive.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import AsyncIterator
 
@@ -19,7 +21,7 @@ from llama_index.core.agent.workflow import AgentStream, FunctionAgent, ToolCall
 from llama_index.core.llms import ChatMessage
 from llama_index.core.memory import Memory
 
-from agent.dialogue import NO_LLM_NOTE, rule_based_reply
+from agent.dialogue import NO_LLM_NOTE, rule_based_reply, wants_picks
 from agent.guards import check_output, screen_input
 from agent.guards.second_opinion import SecondOpinion
 from agent.picks import once, with_picks
@@ -29,7 +31,7 @@ from index.recommendation import Recommendation
 from index.store import ENRICHED
 from tools.llm_reading import LLMReader
 from tools.registry import bind_tools
-from tools.search import MIN_SIGNALS, recommend, render, render_draft
+from tools.search import recommend, render, render_draft
 from tools.services import MovieServices
 from tools.session import ToolSession
 
@@ -50,6 +52,7 @@ class Reply:
     reading: str = "rules"  # who read the turn's preferences: "llm", or "rules" (no LLM, or it failed)
     reading_error: str | None = None  # why the LLM's reading was not used
     first_pick_seconds: float | None = None  # from the turn's start until its first film was on screen
+    policy_search: bool = False  # the picks were due, so the policy searched without asking the agent
 
 
 class ChatSession:
@@ -102,7 +105,9 @@ class ChatSession:
                 else:
                     reply = Reply("")
                     await self._read_turn(text, reply)
-                    async for partial in self._agent_turn(text, reply, started):
+                    due = wants_picks(self.tools, changed=self.tools.preferences != before)
+                    turn = self._policy_turn if due else self._agent_turn
+                    async for partial in turn(text, reply, started):
                         yield partial
             checked = self._guard(reply.text)
             reply.text, reply.removed, reply.usage = checked.text, checked.removed, usage
@@ -123,25 +128,36 @@ class ChatSession:
         elif outcome.dropped:
             log.info("session %s: dropped from the LLM's reading: %s", self.id, "; ".join(outcome.dropped))
 
+    async def _policy_turn(self, text: str, reply: Reply, started: float) -> AsyncIterator[str]:
+        """Three signals are known and picks are due: search on the preferences the LLM just read.
+
+        Asked to call search_movies, the bundled 1.5B model called it up to three times a turn (invented
+        arguments, then a retry, then exclusions nobody asked for), 25-40 s each; the structured reading
+        already holds everything the call would carry, so the policy searches once and the LLM's work in
+        this turn is the reading and the rerank.
+        """
+        reply.policy_search = True
+        prefs = self.tools.preferences
+        search = once(recommend(self.tools, query=prefs.summary()))
+        async with aclosing(self._streaming_picks(search, reply, started)) as items:
+            async for item in items:
+                if isinstance(item, str):
+                    yield item
+                else:
+                    reply.text = render(item)
+        await self.memory.aput_messages([ChatMessage(role="user", content=with_known(text, prefs)),
+                                         ChatMessage(role="assistant", content=reply.text)])
+
     async def _agent_turn(self, text: str, reply: Reply, started: float) -> AsyncIterator[str]:
         agent = FunctionAgent(tools=bind_tools(self.tools), llm=self.llm, system_prompt=SYSTEM_PROMPT)
         handler = agent.run(user_msg=with_known(text, self.tools.preferences), memory=self.memory)
-        picks: asyncio.Queue[Recommendation] = asyncio.Queue()
-        streamed: list[Recommendation] = []
-
-        def shown(pick: Recommendation) -> str:
-            streamed.append(pick)
-            if reply.first_pick_seconds is None:
-                reply.first_pick_seconds = time.perf_counter() - started
-            return self._guard(render_draft(streamed)).text
-
-        self.tools.on_pick = picks.put_nowait
         draft = ""
         try:
-            async with asyncio.timeout(self.turn_timeout):
-                async for event in with_picks(handler.stream_events(), picks):
-                    if isinstance(event, Recommendation):
-                        yield shown(event)
+            async with (asyncio.timeout(self.turn_timeout),
+                        aclosing(self._streaming_picks(handler.stream_events(), reply, started)) as events):
+                async for event in events:
+                    if isinstance(event, str):
+                        yield event
                     elif isinstance(event, ToolCallResult):
                         reply.tool_calls.append(event.tool_name)
                     elif isinstance(event, AgentStream) and event.delta and not event.tool_calls:
@@ -151,26 +167,27 @@ class ChatSession:
                 output = await handler
             reply.text = str(output.response.content or "").strip()
         except Exception as exc:  # LLM down, timeout, malformed output: the rules answer instead
-            self.tools.on_pick = None
             if not handler.is_done():
                 await handler.cancel_run()
             reply.fallback, reply.error = True, f"{type(exc).__name__}: {exc}"[:300]
             answer = await rule_based_reply(self.tools, text, changed=True)
             reply.text = f"_(The language model is unavailable right now, so I answered by the rules.)_\n\n{answer}"
             await self.memory.aput(ChatMessage(role="assistant", content=answer))
-            return
+
+    async def _streaming_picks(self, source: AsyncIterator, reply: Reply, started: float) -> AsyncIterator:
+        """`source`'s items, with the list so far (a guarded string) each time the rerank streams a pick."""
+        picks: asyncio.Queue[Recommendation] = asyncio.Queue()
+        streamed: list[Recommendation] = []
+        self.tools.on_pick = picks.put_nowait
         try:
-            enough = len(self.tools.preferences.signals) >= MIN_SIGNALS
-            if enough and "search_movies" not in reply.tool_calls and not self.tools.shown:
-                # A small model may keep asking; the policy says three signals are enough to recommend.
-                streamed.clear()
-                async for item in with_picks(once(recommend(self.tools, query=self.tools.preferences.summary())),
-                                             picks):
-                    if isinstance(item, Recommendation):
-                        yield shown(item)
-                    else:
-                        reply.text = render(item)
-                await self.memory.aput(ChatMessage(role="assistant", content=reply.text))
+            async for item in with_picks(source, picks):
+                if not isinstance(item, Recommendation):
+                    yield item
+                    continue
+                streamed.append(item)
+                if reply.first_pick_seconds is None:
+                    reply.first_pick_seconds = time.perf_counter() - started
+                yield self._guard(render_draft(streamed)).text
         finally:
             self.tools.on_pick = None
 

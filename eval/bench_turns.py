@@ -139,7 +139,7 @@ def _row(transcript_id: str, number: int, reply: Reply, seconds: float, session:
         "rerank_llm": bool(outcome and outcome.used_llm), "rerank_valid": bool(outcome and outcome.used_llm
                                                                               and not outcome.fallback),
         "invented_ids": len(outcome.invented_ids) if outcome else 0, "filled": outcome.filled if outcome else 0,
-        "removed": len(reply.removed), "recall@5": None, "reading": reply.reading,
+        "removed": len(reply.removed), "recall@5": None, "reading": reply.reading, "policy_search": reply.policy_search,
         "reading_error": reply.reading_error,
     }
 
@@ -173,10 +173,11 @@ def summary(rows: list[dict]) -> str:
         lines.append(f"turns the LLM read (the rest: the rules' reading, after a timeout or invalid output): "
                      f"{sum(r['reading'] == 'llm' for r in read)}/{len(read)}")
     recommending = [r for r in rows if r["kind"] == "recommending"]
-    by_model = sum("search_movies" in r["tool_calls"] for r in recommending)
     if rows and rows[0]["calls"] is not None:  # the hand-rolled chat has no tools: its policy always searches
-        lines.append(f"recommending turns where the model called search_movies itself: {by_model}/{len(recommending)} "
-                     f"(the rest: the policy searched after three signals)")
+        by_policy = sum(bool(r.get("policy_search")) for r in recommending)
+        by_model = sum("search_movies" in r["tool_calls"] for r in recommending)
+        lines.append(f"recommending turns: the policy searched in {by_policy}/{len(recommending)} (picks due), "
+                     f"the model called search_movies in {by_model}")
     reranked = [r for r in recommending if r["rerank_llm"]]
     lines.append(f"rerank JSON valid: {sum(r['rerank_valid'] for r in reranked)}/{len(reranked)}; invented ids "
                  f"{sum(r['invented_ids'] for r in reranked)}; picks filled from retrieval order "

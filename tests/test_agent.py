@@ -72,16 +72,16 @@ def run(session, *turns):
 
 def test_the_agent_asks_before_it_recommends(workspace):
     # The scripted model is eager: it calls search_movies on the very first turn.
-    script = Script(("search_movies", {"query": "something"}), "What era do you like?",
-                    ("search_movies", {"query": "tense 90s crime, subtitles fine"}))
+    script = Script(("search_movies", {"query": "something"}), "What era do you like?")
     session = session_with(workspace, script)
     first, second, third = run(session, "I want something tense tonight", "hmm", "90s, and subtitles are fine")
     assert not first.recommendations and "?" in first.text  # the tool refused: fewer than three signals
     assert not second.recommendations
-    assert len(third.recommendations) == 5
+    assert len(third.recommendations) == 5 and third.policy_search
     assert third.text.count("**") == 10 and "Scripted reason" in third.text
-    assert third.usage.calls == 3  # reading the turn, the agent's tool call, the rerank (search_movies answers)
-    assert first.tool_calls == ["search_movies"] and second.tool_calls == [] and third.tool_calls == ["search_movies"]
+    assert third.usage.calls == 2  # reading the turn and the rerank: three signals, so no agent call
+    assert first.tool_calls == ["search_movies"] and second.tool_calls == [] and third.tool_calls == []
+    assert len(script.agent_calls()) == 2
 
 
 def test_tool_arguments_reach_the_search(workspace):
@@ -90,8 +90,11 @@ def test_tool_arguments_reach_the_search(workspace):
     session = session_with(workspace, script)
     for turn in ("something funny", "subtitles are fine"):
         session.tools.note_user_turn(turn)
-    reply = asyncio.run(session.send("I loved Groundhog Day"))
+    first = asyncio.run(session.send("I loved Groundhog Day"))  # the policy's picks
+    reply = asyncio.run(session.send("any others?"))  # nothing new was said: the agent chooses the search
+    assert first.policy_search and not reply.policy_search and reply.tool_calls == ["search_movies"]
     assert len(reply.recommendations) == 5
+    assert not {r.movie_id for r in reply.recommendations} & {r.movie_id for r in first.recommendations}
     titles = {r.title for r in reply.recommendations}
     assert all(1980 <= r.year <= 1989 and "Comedy" in r.genres for r in reply.recommendations)
     assert not any(t.startswith(("Ghostbusters", "Groundhog Day")) for t in titles)
@@ -106,14 +109,14 @@ def test_memory_carries_across_turns_and_sessions_are_isolated(workspace):
     a, b = store.get("alice", BASELINE), store.get("bob", BASELINE)
     a.llm = MockFunctionCallingLLM(response_generator=script_a)
     b.llm = MockFunctionCallingLLM(response_generator=script_b)
-    run(a, "I want a heist film")
+    run(a, "I want a film about a lighthouse keeper")  # one signal short of picks after "the 70s"
     run(b, "hello there")
     run(a, "the 70s")
     second_turn = [m.content for m in script_a.agent_calls()[1]]
     said = [m.split("\n\n[Known so far:")[0] for m in second_turn]  # each message carries the known signals
-    assert "I want a heist film" in said and "Which era?" in said and "the 70s" in said
+    assert "I want a film about a lighthouse keeper" in said and "Which era?" in said and "the 70s" in said
     bob_saw = " ".join(str(m.content) for m in script_b.agent_calls()[0])
-    assert "heist" not in bob_saw and "hello there" in bob_saw
+    assert "lighthouse" not in bob_saw and "hello there" in bob_saw
     assert store.get("alice") is a and a.preferences.era and not b.preferences.era
 
 
@@ -127,7 +130,7 @@ def test_the_output_guard_removes_invented_and_unreturned_titles(workspace):
 
 
 def test_invented_rerank_ids_never_reach_the_person(workspace):
-    script = Script(("search_movies", {"query": "x"}), picks=lambda ids: [999999, ids[3], 888888])
+    script = Script(picks=lambda ids: [999999, ids[3], 888888])
     session = session_with(workspace, script)
     for turn in ("something tense", "the 90s"):
         session.tools.note_user_turn(turn)
@@ -163,12 +166,16 @@ def test_a_failing_llm_gives_a_chat_message_not_a_traceback(workspace):
     assert "unavailable" in reply.text and "?" in reply.text
 
 
-def test_three_signals_are_enough_even_if_the_model_keeps_asking(workspace):
-    script = Script("Any era?", "And subtitles?", "Anything else?")
+def test_after_the_picks_the_agent_answers_and_the_policy_picks_again_only_on_a_change(workspace):
+    script = Script("Any era?", "And subtitles?", "Enjoy the film!")
     session = session_with(workspace, script)
-    replies = run(session, "something tense", "the 90s", "subtitles are fine")
-    assert not replies[0].recommendations and not replies[1].recommendations
-    assert len(replies[2].recommendations) == 5 and replies[2].tool_calls == []  # the policy searched
+    replies = run(session, "something tense", "the 90s", "subtitles are fine", "thanks!", "actually the 80s")
+    assert [len(r.recommendations) for r in replies] == [0, 0, 5, 0, 5]
+    assert [r.policy_search for r in replies] == [False, False, True, False, True]
+    assert replies[3].text == "Enjoy the film!" and len(script.agent_calls()) == 3
+    assert all(1980 <= r.year <= 1989 for r in replies[4].recommendations)
+    remembered = " ".join(str(m.content) for m in script.agent_calls()[-1])
+    assert replies[2].recommendations[0].title in remembered  # the policy's picks are in the agent's memory
 
 
 def test_without_llm_the_rules_run_the_whole_chat(workspace):
@@ -209,7 +216,7 @@ def test_the_llm_reads_each_turn_and_its_corrections_win(workspace):
 
 
 def test_a_reading_that_fails_leaves_the_rules_reading_and_says_nothing(workspace, caplog):
-    script = Script("Which era do you like?", "Here you go.", reading=lambda message, draft: "not json {")
+    script = Script("Which era do you like?", reading=lambda message, draft: "not json {")
     session = session_with(workspace, script)
     first, second = run(session, "I loved Heat (1995), something tense", "the 90s")
     assert first.reading == second.reading == "rules" and first.reading_error
@@ -251,7 +258,7 @@ class StreamingPicks(MockFunctionCallingLLM):
 
 
 def test_the_first_pick_is_on_screen_before_the_rerank_has_written_the_rest(workspace):
-    script = Script(("search_movies", {"query": "tense 90s crime"}))
+    script = Script()
     services = MovieServices.from_workspace(workspace, use_llm=False)
     llm = StreamingPicks(response_generator=script)
     services.reranker.llm = llm
@@ -282,7 +289,7 @@ def test_the_prompt_head_is_identical_across_turns_and_what_changes_comes_after_
 
     script = Script("Which era?", "Subtitles ok?")
     session = session_with(workspace, script)
-    run(session, "I want a heist film", "the 70s")
+    run(session, "I want a film about a lighthouse keeper", "the 70s")
     first, second = script.agent_calls()
     specs = tool_specs(bind_tools(session.tools))
     heads = [head_of(render_messages(m, specs)) for m in (first, second)]

@@ -42,7 +42,9 @@ class Preferences:
     ages: tuple[int, ...] = ()  # the ages of the children the film is for, as said ("my 6 year old")
     keywords: tuple[str, ...] = ()  # themes and plot words: "heist", "time travel", "dark humor"
     unresolved: tuple[str, ...] = ()
-    notes: tuple[str, ...] = field(default=(), repr=False)  # the user's own descriptive words, for retrieval
+    # The person's own descriptive words, for retrieval. Not compared: "thanks!" or "tell me about the
+    # second one" adds a note but asks for nothing new, and the policy recommends again only on a change.
+    notes: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def signals(self) -> tuple[str, ...]:

@@ -35,7 +35,8 @@ RERANK_PROMPT = ChatPromptTemplate([
         "Pick the {top_n} candidates that best fit what they said, in order. Prefer strong evidence (films "
         "their favourites' fans loved) unless it clashes with what they asked for. Use only ids from the list. "
         f"For each pick write ONE sentence of at most {REASON_WORDS} words that ties the film to something they "
-        "said; do not invent plot details that the candidate line does not give.\n"
+        "said; the title is shown beside it, so do not repeat it; do not invent plot details that the candidate "
+        "line does not give.\n"
         'Answer as JSON: {{"picks": [{{"id": <id>, "reason": "<one sentence>"}}]}}')),
     ChatMessage(role="user", content="What they told us: {conversation}\n\nCandidates:\n{candidates}"),
 ])

@@ -102,6 +102,7 @@ class ChatSession:
                     await asyncio.to_thread(self.tools.note_user_turn, text)  # fuzzy title matching: off the loop
                     answer = await rule_based_reply(self.tools, text, changed=self.tools.preferences != before)
                     reply = Reply(f"{answer}\n\n{NO_LLM_NOTE}" if not self.replies else answer)
+                    reply.policy_search = len(self.tools.shown) > shown_before  # the rules' every search
                 else:
                     reply = Reply("")
                     await self._read_turn(text, reply)

@@ -185,6 +185,7 @@ def test_without_llm_the_rules_run_the_whole_chat(workspace):
                   "more please")
     assert "without a language model" in replies[0].text
     assert [len(r.recommendations) for r in replies] == [0, 0, 5, 5]
+    assert [r.policy_search for r in replies] == [False, False, True, True]
     assert not {r.movie_id for r in replies[2].recommendations} & {r.movie_id for r in replies[3].recommendations}
     assert json.dumps([r.to_json() for r in replies[2].recommendations])
 

@@ -240,3 +240,29 @@ def test_converted_dialogues_run_through_eval_and_recommend(eval_workspace, tmp_
     assert commands.recommend_command(ws, str(file), "fused", "redial-109", as_json=True) == 0
     picks = json.loads(capsys.readouterr().out)["recommendations"]
     assert len(picks) == 5 and all(p["movie_id"] in ws.catalog for p in picks)
+
+
+def test_the_reading_command_can_score_only_the_first_dialogues(tmp_path, monkeypatch, capsys):
+    from conftest import write_movielens
+
+    from eval.redial import reading as reading_module
+
+    folder = write_movielens(tmp_path / "ml-redial", MOVIES, RATINGS)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "catalog.json").write_text(json.dumps({"source": str(folder), "limit": 5000}))
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"dev": ["101", "104", "109"], "test": ["102"]}))
+    monkeypatch.setattr(dlg, "SPLIT_FILE", split)
+    dialogues = dlg.dialogues_of("dev", SAMPLE)
+    every_turn = {(d.id, u.index): {} for d in dialogues for u in d.seeker_turns}
+    monkeypatch.setattr(reading_module, "load_labels", lambda split: every_turn)
+
+    def scored(*extra: str) -> dict:
+        assert main(["reading", "--split", "dev", "--data-dir", str(data_dir), "--dialogues", str(SAMPLE),
+                     "--json", *extra]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    first, whole = scored("--first", "1"), scored()
+    assert (first["dialogues"], first["utterances"]) == (1, len(dialogues[0].seeker_turns))
+    assert (whole["dialogues"], whole["utterances"]) == (len(dialogues), len(every_turn)) and len(dialogues) > 1

@@ -60,12 +60,14 @@ def reading(args) -> int:
 
     ws, dialogues = _open(args, args.llm)
     reader = make_reader(args.reader, ws)
-    result = reading_check(dialogues, args.split, reader, TitleMatcher(ws.catalog))
+    dialogues = dialogues[: args.first] if args.first else dialogues
+    result = reading_check(dialogues, args.split, reader, TitleMatcher(ws.catalog), progress=sys.stderr)
     if args.json:
-        print(json.dumps({"split": args.split, "reader": args.reader, "catalog": ws.catalog.source,
-                          **result.to_json()}))
+        print(json.dumps({"split": args.split, "dialogues": len(dialogues), "reader": args.reader,
+                          "catalog": ws.catalog.source, **result.to_json()}))
     else:
-        print(f"reader: {args.reader} (of {', '.join(READERS)}); catalog: {ws.catalog.source}; split: {args.split}")
+        print(f"reader: {args.reader} (of {', '.join(READERS)}); catalog: {ws.catalog.source}; split: {args.split} "
+              f"({len(dialogues)} dialogues)")
         print(result.to_markdown())
     return 0
 
@@ -82,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     reading_cmd.add_argument("--reader", default="rules", help="which reader (default rules)")
     reading_cmd.add_argument("--llm", default="auto", help="backend for an LLM reader, as movierec --llm "
                                                           "(the rules use none)")
+    reading_cmd.add_argument("--first", type=int, metavar="N", help="only the split's first N dialogues (an LLM "
+                                                                   "reader takes seconds per utterance)")
     reading_cmd.add_argument("--json", action="store_true", help="print the result as one JSON object")
     reading_cmd.set_defaults(run=reading)
     args = parser.parse_args(argv)

@@ -20,6 +20,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
+from tqdm import tqdm
+
 from eval.redial.dialogues import Dialogue, load_labels, resolve
 from index.errors import UserError
 from index.matching import TitleMatcher
@@ -105,12 +107,16 @@ class ReadingResult:
 
 
 def reading_check(dialogues: list[Dialogue], split: str, reader: Reader, matcher: TitleMatcher,
-                  labels: dict[tuple[str, int], dict] | None = None) -> ReadingResult:
+                  labels: dict[tuple[str, int], dict] | None = None, progress=None) -> ReadingResult:
+    """`progress`: a stream for a bar per seeker utterance (an LLM reader takes seconds for each)."""
     labels = load_labels(split) if labels is None else labels
     result = ReadingResult()
+    bar = tqdm(total=sum(len(d.seeker_turns) for d in dialogues), desc=f"reading {split}", unit="utterance",
+               file=progress, disable=progress is None, dynamic_ncols=True)
     for dialogue in dialogues:
         prefs = Preferences()
         for utterance in dialogue.seeker_turns:
+            bar.update()
             before = prefs
             try:
                 prefs = reader(before, utterance.text)
@@ -119,6 +125,7 @@ def reading_check(dialogues: list[Dialogue], split: str, reader: Reader, matcher
             label = labels.get((dialogue.id, utterance.index))
             if label is not None:
                 score(result, before, prefs, label, matcher, dialogue.id, utterance.index)
+    bar.close()
     return result
 
 

@@ -3,10 +3,10 @@
 `python -m eval.guard_screen corpus`: leave-one-writer-out over the training corpus (each writer scored by a
 model trained without it, against a threshold set on the other writers) and leave-one-family-out for the
 attack families; block rates per family, writer and OWASP category for the rules, the classifier and both.
-`python -m eval.guard_screen dev`: the committed model and the rules on agent/guard_heldout.jsonl, the first
-held-out split, looked at since its report and now the development split.
-`python -m eval.guard_screen heldout`: the same on agent/guard_heldout_b.jsonl, the frozen held-out split.
-Run it once, at the end; nothing may be tuned on what it prints.
+The two earlier held-out splits are corpus writers now (heldout-a, heldout-b), so their leave-one-writer-out
+rows are the development numbers.
+`python -m eval.guard_screen heldout`: the committed model and the rules on agent/guard_heldout_c.jsonl, the
+frozen held-out split. Run it once, at the end; nothing may be tuned on what it prints.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ from agent.guards.classifier import default_embed, learned_screen
 from agent.guards.train import (Embeddings, fit, load_corpus, out_of_writer_scores, threshold_from, turn_scores,
                                 turn_texts)
 
-SPLITS = {"dev": Path(__file__).resolve().parents[1] / "agent" / "guard_heldout.jsonl",
-          "heldout": Path(__file__).resolve().parents[1] / "agent" / "guard_heldout_b.jsonl"}
+SPLITS = {"heldout": Path(__file__).resolve().parents[1] / "agent" / "guard_heldout_c.jsonl"}
 
 
 def rule_blocks(rows: Sequence[dict]) -> np.ndarray:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.guards.readings import Reading
+from agent.guards.readings import Reading, decoded_in_place
 
 MODEL_FILE = Path(__file__).with_name("screen_model.npz")
 CHAR_FEATURES = 2 ** 14
@@ -39,14 +39,15 @@ def language_share(text: str) -> float:
 
 
 def scored_texts(seen: Sequence[Reading]) -> list[str]:
-    """The readings worth scoring: the turn, what was decoded or hidden in it, and rot13/reversal only when
-    they turn gibberish into language (otherwise every turn would be scored three times on noise)."""
+    """The readings worth scoring, each with its encoded chunks decoded in place: the turn, what was decoded
+    or hidden in it, and rot13/reversal only when they turn gibberish into language (otherwise every turn
+    would be scored three times on noise)."""
     base = language_share(seen[0].text)
     kept = []
     for reading in seen:
         if _SPECULATIVE & set(reading.tricks) and language_share(reading.text) < base + 0.2:
             continue
-        kept.append(reading.text)
+        kept.append(decoded_in_place(reading.text))
     return list(dict.fromkeys(kept))
 
 

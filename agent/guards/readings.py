@@ -32,6 +32,7 @@ _HOMOGLYPHS = str.maketrans({
 })
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s"})
 _LEET_TOKEN = re.compile(r"[\w@$]+")
+_LONGEST_LEET_WORD = 15  # a longer run of letters and digits is an encoded blob, not a word
 _NUMERIC = re.compile(r"\d+(?:s|th|st|nd|rd|k|m|h|p|x|min|mins|d)?|\d+[.,]\d+", re.IGNORECASE)
 _SPACED = re.compile(r"(?<!\w)(?:[^\W_][ .\-_*·]{1,3}){3,}[^\W_](?!\w)")
 _BASE64 = re.compile(r"(?<![\w+/=-])[A-Za-z0-9+/_-]{12,}={0,2}")
@@ -93,9 +94,25 @@ def _unmask(text: str) -> tuple[str, tuple[str, ...]]:
 
 def _unleet(match: re.Match) -> str:
     token = match.group()
-    if not re.search(r"[^\W\d_]", token) or _NUMERIC.fullmatch(token) or not re.search(r"[\d@$]", token):
+    if (len(token) > _LONGEST_LEET_WORD or not re.search(r"[^\W\d_]", token) or _NUMERIC.fullmatch(token)
+            or not re.search(r"[\d@$]", token)):
         return token
     return token.translate(_LEET)
+
+
+def decoded_in_place(text: str) -> str:
+    """The turn with each encoded chunk replaced by what it decodes to, so that "decode this: <hex>" reads as
+    the request it carries (whether that is an attack or a harmless one) rather than as hex."""
+    def chunk(match: re.Match, decode) -> str:
+        encoded = match.group().rstrip(" \t\n:,")  # the hex pattern takes the separator after a chunk
+        return (_printable(decode(encoded)) or encoded) + match.group()[len(encoded):]
+
+    text = _BASE64.sub(lambda m: chunk(m, _from_base64), text)
+    text = _HEX.sub(lambda m: chunk(m, _from_hex), text)
+    if re.search(r"%[0-9a-fA-F]{2}", text):
+        text = urllib.parse.unquote(text)
+    text = html.unescape(text)
+    return _ESCAPES.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), text)
 
 
 def _decodings(text: str, outer: bool) -> list[tuple[str, str]]:
@@ -105,8 +122,7 @@ def _decodings(text: str, outer: bool) -> list[tuple[str, str]]:
         if decoded := _printable(_from_base64(chunk)):
             found.append(("base64", decoded))
     for chunk in _HEX.findall(text):
-        digits = re.sub(r"0x|\\x|[\s:,]", "", chunk)
-        if len(digits) % 2 == 0 and (decoded := _printable(bytes.fromhex(digits))):
+        if decoded := _printable(_from_hex(chunk)):
             found.append(("hex", decoded))
     if re.search(r"%[0-9a-fA-F]{2}", text):
         found.append(("url_encoding", urllib.parse.unquote(text)))
@@ -126,6 +142,11 @@ def _from_base64(chunk: str) -> bytes | None:
         return base64.b64decode(padded, altchars=b"-_" if re.search(r"[-_]", chunk) else None, validate=True)
     except (binascii.Error, ValueError):
         return None
+
+
+def _from_hex(chunk: str) -> bytes | None:
+    digits = re.sub(r"0x|\\x|[\s:,]", "", chunk)
+    return bytes.fromhex(digits) if len(digits) % 2 == 0 else None
 
 
 def _printable(raw: bytes | None) -> str | None:

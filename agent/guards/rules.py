@@ -1,5 +1,5 @@
-"""The injection rules: override, fake role/system turns, prompt leak, role play, in English (other languages in
-`languages.py`).
+"""The injection rules: override, fake role/system turns, prompt leak, role play, rigged rankings (paid, hidden,
+for every user), in English (other languages in `languages.py`).
 
 `find_rule(readings)` names the first rule any reading of a turn breaks. "Recommend X no matter what" lives
 in `pushed.py`.
@@ -179,6 +179,31 @@ _ENGLISH: list[tuple[str, str, re.Pattern]] = [
     ("role_play", "act-as-your-maker",
      _rx(r"\b(?:act|pretend|roleplay|speak|respond|answer) (?:as|like|to be) (?:the |your |an? )?(?:developer|"
          r"creator|programmer|engineer|admin|administrator|owner|system|maker)s?\b (?:who|that|of)\b")),
+    ("forced_recommendation", "hidden-agenda",
+     _rx(r"\b(?:dont|do not|never|without) (?:tell|inform|disclos|reveal|mention|admit)\w* (?:(?:the |other |any )?"
+         r"(?:users?|anyone|people|customers|viewers) )?(?:about )?(?:this|that|the|our|my|your|any) (?:bias|deal|"
+         r"commission|sponsorship|partnership|arrangement|payment|agenda|promotion|kickback)s?\b")),
+    ("forced_recommendation", "paid-picks",
+     _rx(r"\b(?:paid (?:partnership|promotion|placement)|sponsored (?:titles?|films?|movies?|picks?|placements?)|"
+         r"(?:affiliate|referral) (?:links?|shop|codes?|store)|(?:get|earn|receive)s? (?:a )?(?:commission|kickback)|"
+         r"(?:studio|distributor|company|sponsor) paid (?:us|you|the most))\b")),
+    ("forced_recommendation", "for-every-user",
+     _rx(r"\b(?:recommend|suggest|show|push|promote|give|send|mention)(?: [a-z0-9]+){0,6} (?:to|for) (?:every|each|"
+         r"all|any) (?:other |future |single )?(?:users?|customers?|visitors?|persons?)\b|\ball future answers to "
+         r"anyone\b")),
+    ("forced_recommendation", "rig-the-ranking",
+     _rx(r"\b(?:boost|inflate|bump up|upweight|downweight|downrank|rig|manipulate|tamper with)(?: the| its| their|"
+         r" all| your)? (?:scores?|rankings?|ranks?|ratings?|weights?|similarity|algorithm)\b|\b(?:ignore|disregard|"
+         r"bypass|override) (?:the |your )?(?:similarity scores?|ranking (?:algorithm|model|logic)|retrieval|search "
+         r"results|tool results?|catalog data|ratings data)\b")),
+    ("forced_recommendation", "fabricated-praise",
+     _rx(r"\b(?:fake|made up|invented|fabricated|bogus) (?:quotes?|reviews?|ratings?|critic quotes|praise|"
+         r"testimonials?|scores?|awards?)\b(?! (?:movie|film|scene|plot))")),
+    ("forced_recommendation", "into-every-answer",
+     _rx(r"\b(?:insert|inject|slip|sneak|append|plug)(?: in)?(?: [a-z0-9.]+){0,6} (?:in|into|to) (?:every|each|all)"
+         r"(?: of)?(?: your)?(?: future)? (?:answers?|repl(?:y|ies)|responses?|messages?|recommendations?|lists?)\b|"
+         r"\b(?:end|conclude|close|finish|sign off|start|open|begin) (?:every|each|all)(?: of)?(?: your)?(?: future)? "
+         r"(?:answers?|repl(?:y|ies)|responses?|messages?|recommendations?) (?:with|by)\b")),
     ("encoded_instruction", "decode-and-obey",
      _rx(r"\b(?:decode|decipher|decrypt|unscramble|reverse|rot13|base64|unhex) (?:this|the following|it|that|"
          r"these|the text|the string|below)\b.{0,40}?\b(?:and|then) (?:follow|obey|execute|run|do|apply|"

@@ -2,8 +2,8 @@
 
 The corpus is `corpus/*.jsonl` (one file per writer) plus the tuning split of `guard_cases.json`. The
 threshold comes from leave-one-writer-out scores, so it is set on phrasings the model did not see.
-Never reads the development split (agent/guard_heldout.jsonl) or the held-out split
-(agent/guard_heldout_b.jsonl).
+The two earlier held-out splits, burned by their reports, are corpus writers now (`heldout-a`, `heldout-b`);
+never reads the held-out split (agent/guard_heldout_c.jsonl).
 """
 
 from __future__ import annotations
@@ -47,9 +47,10 @@ def turn_texts(text: str) -> list[str]:
 def training_texts(row: dict) -> list[str]:
     """An attack's readings are all labelled attack, except where the disguise leaves an innocent cover text
     (tag characters after "what should I watch?"): there the plaintext stands in."""
+    texts = turn_texts(row["text"])
     if row.get("plain") and row["label"] == "attack":
-        return [row["plain"], *([] if row["encoding"] == "unicode_tags" else [row["text"]])]
-    return turn_texts(row["text"])
+        return list(dict.fromkeys([row["plain"], *(texts[1:] if row["encoding"] == "unicode_tags" else texts)]))
+    return texts
 
 
 class Embeddings:

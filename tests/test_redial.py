@@ -192,7 +192,9 @@ def test_the_rules_reader_is_the_default_and_unknown_readers_are_refused(catalog
         make_reader("nope", SimpleNamespace(catalog=catalog))
 
 
-def test_build_writes_a_transcript_file_and_says_why_dialogues_dropped(tmp_path, monkeypatch, capsys):
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    """A data dir on the sample catalog, with the sample dialogues split into dev (101, 104, 109) and test."""
     from conftest import write_movielens
 
     folder = write_movielens(tmp_path / "ml-redial", MOVIES, RATINGS)
@@ -202,6 +204,10 @@ def test_build_writes_a_transcript_file_and_says_why_dialogues_dropped(tmp_path,
     split = tmp_path / "split.json"
     split.write_text(json.dumps({"dev": ["101", "104", "109"], "test": ["102"]}))
     monkeypatch.setattr(dlg, "SPLIT_FILE", split)
+    return data_dir
+
+
+def test_build_writes_a_transcript_file_and_says_why_dialogues_dropped(data_dir, tmp_path, capsys):
     out = tmp_path / "dev.json"
     code = main(["build", "--split", "dev", "--data-dir", str(data_dir), "--dialogues", str(SAMPLE),
                  "--out", str(out)])
@@ -242,18 +248,9 @@ def test_converted_dialogues_run_through_eval_and_recommend(eval_workspace, tmp_
     assert len(picks) == 5 and all(p["movie_id"] in ws.catalog for p in picks)
 
 
-def test_the_reading_command_can_score_only_the_first_dialogues(tmp_path, monkeypatch, capsys):
-    from conftest import write_movielens
-
+def test_the_reading_command_can_score_only_the_first_dialogues(data_dir, monkeypatch, capsys):
     from eval.redial import reading as reading_module
 
-    folder = write_movielens(tmp_path / "ml-redial", MOVIES, RATINGS)
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    (data_dir / "catalog.json").write_text(json.dumps({"source": str(folder), "limit": 5000}))
-    split = tmp_path / "split.json"
-    split.write_text(json.dumps({"dev": ["101", "104", "109"], "test": ["102"]}))
-    monkeypatch.setattr(dlg, "SPLIT_FILE", split)
     dialogues = dlg.dialogues_of("dev", SAMPLE)
     every_turn = {(d.id, u.index): {} for d in dialogues for u in d.seeker_turns}
     monkeypatch.setattr(reading_module, "load_labels", lambda split: every_turn)

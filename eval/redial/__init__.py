@@ -5,6 +5,6 @@ Data: ReDial (Li et al., 2018, "Towards Deep Conversational Recommendations", Ne
 ../shared/data/redial_iard/redial_iard_dev.json. Files derived from it (the transcripts `build` writes, the
 reading labels in eval/) are distributed under CC BY 4.0 with this attribution.
 
-eval/redial_split.json froze which dialogues are dev (read, tune on) and which are test (reported once).
+eval/redial/split.json froze which dialogues are dev (read, tune on) and which are test (reported once).
 `python -m eval.redial build|reading --split dev|test`; see eval/redial/__main__.py.
 """

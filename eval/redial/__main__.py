@@ -4,9 +4,9 @@
              FILE`) from the split's dialogues on the data dir's catalog; prints what converted and why the rest
              dropped
     reading  runs a reader over the seeker's turns and compares it with the gold labels
-             (eval/redial_labels_<split>.jsonl): precision and recall per signal
+             (eval/redial/labels_<split>.jsonl): precision and recall per signal
 
-The test split is reported once, never tuned on (eval/redial_split.json). ReDial (Li et al., 2018, NeurIPS;
+The test split is reported once, never tuned on (eval/redial/split.json). ReDial (Li et al., 2018, NeurIPS;
 CC BY 4.0); files written from it keep that license and attribution.
 """
 
@@ -36,7 +36,7 @@ def _open(args, llm: str = "none") -> tuple[Workspace, list]:
     path = source_path(args.dialogues)
     dialogues = dialogues_of(args.split, path)
     if source_differs(path):
-        print(f"warning: {path} is not the file eval/redial_split.json was frozen on (sha256 differs)",
+        print(f"warning: {path} is not the file eval/redial/split.json was frozen on (sha256 differs)",
               file=sys.stderr)
     return Workspace.open(args.data_dir, llm_choice=llm), dialogues
 

@@ -22,11 +22,11 @@ from index.matching import TitleMatcher
 from index.titles import split_year
 
 REPO = Path(__file__).resolve().parents[2]
-SPLIT_FILE = REPO / "eval" / "redial_split.json"
-LABEL_FILES = {"dev": REPO / "eval" / "redial_labels_dev.jsonl", "test": REPO / "eval" / "redial_labels_test.jsonl"}
+SPLITS = ("dev", "test")
+SPLIT_FILE = Path(__file__).with_name("split.json")
+LABEL_FILES = {split: Path(__file__).with_name(f"labels_{split}.jsonl") for split in SPLITS}
 SOURCE_ENV = "MOVIEREC_REDIAL"
 DEFAULT_SOURCE = REPO.parent / "shared" / "data" / "redial_iard" / "redial_iard_dev.json"
-SPLITS = ("dev", "test")
 SEEKER, RECOMMENDER = "USER", "AGENT"
 _DUPLICATE = re.compile(r"\s*<[^<>]*\(\d{4}\)\s*>")
 _YEAR_MENTION = re.compile(r"\((\d{4})\)")
@@ -104,7 +104,7 @@ def dialogues_of(split: str, path: Path) -> list[Dialogue]:
 
 
 def load_labels(split: str, path: Path | None = None) -> dict[tuple[str, int], dict]:
-    """(conversation id, turn) -> the gold label line (eval/redial_labels.md)."""
+    """(conversation id, turn) -> the gold label line (eval/redial/labels.md)."""
     path = path or LABEL_FILES[split]
     labels = {}
     for number, line in enumerate(path.read_text().splitlines(), 1):

@@ -1,7 +1,7 @@
 """The reading check: what a reader takes from each seeker utterance, against the gold labels.
 
 A reader is `(prefs, text) -> prefs`. It runs over the seeker's utterances of a dialogue in order, the state
-carried through; each labelled utterance (eval/redial_labels.md) is scored on what it added. For a kind of
+carried through; each labelled utterance (eval/redial/labels.md) is scored on what it added. For a kind of
 signal (loved, disliked, seen films as catalog movie ids; wanted and avoided genres), the reader's answer for
 an utterance is what the state holds afterwards and did not hold before, plus whatever the gold label names
 that the state holds afterwards (a restated love already held counts as read). Audience is one value: the

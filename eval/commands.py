@@ -96,7 +96,7 @@ def eval_command(ws: Workspace, transcript_file: str | None = None, pipelines: s
 
 def audit_command(ws: Workspace, transcript_file: str | None = None, out: str | None = None,
                   as_json: bool = False) -> int:
-    from eval.audit import run_audit
+    from eval.guards.audit import run_audit
     from tools.services import MovieServices
 
     transcripts = _transcripts(transcript_file)

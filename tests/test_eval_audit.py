@@ -2,7 +2,7 @@
 
 import pytest
 
-from eval.audit import by_category, guard_rates, run_audit, screen_cases, unverified_bold_titles
+from eval.guards.audit import by_category, guard_rates, run_audit, screen_cases, unverified_bold_titles
 from eval.judge import Judge, ReasonGrade
 from eval.pipelines import EvalContext
 from eval.transcripts import Transcript, build_eval_transcripts

@@ -1,11 +1,11 @@
 """How the input screen holds on phrasings it was not tuned on.
 
-`python -m eval.guard_screen corpus`: leave-one-writer-out over the training corpus (each writer scored by a
+`python -m eval.guards.screen corpus`: leave-one-writer-out over the training corpus (each writer scored by a
 model trained without it, against a threshold set on the other writers) and leave-one-family-out for the
 attack families; block rates per family, writer and OWASP category for the rules, the classifier and both.
 The two earlier held-out splits are corpus writers now (heldout-a, heldout-b), so their leave-one-writer-out
 rows are the development numbers.
-`python -m eval.guard_screen heldout`: the committed model and the rules on agent/guard_heldout_c.jsonl, the
+`python -m eval.guards.screen heldout`: the committed model and the rules on eval/guards/heldout_c.jsonl, the
 frozen held-out split. Run it once, at the end; nothing may be tuned on what it prints.
 """
 
@@ -24,7 +24,7 @@ from agent.guards.classifier import default_embed, learned_screen
 from agent.guards.train import (Embeddings, fit, load_corpus, out_of_writer_scores, threshold_from, turn_scores,
                                 turn_texts)
 
-SPLITS = {"heldout": Path(__file__).resolve().parents[1] / "agent" / "guard_heldout_c.jsonl"}
+SPLITS = {"heldout": Path(__file__).with_name("heldout_c.jsonl")}
 
 
 def rule_blocks(rows: Sequence[dict]) -> np.ndarray:
@@ -101,14 +101,14 @@ def split_report(split: str) -> str:
     learned = np.array([screen.score(turn_texts(r["text"])) >= screen.threshold for r in rows])
     full = np.array([not screen_input(r["text"]).allowed for r in rows])
     columns = {"rules": rules, "learned": learned, "screen": full}
-    out = [f"## {split} split ({path.relative_to(path.parents[1])})", "", *totals(rows, columns), ""]
+    out = [f"## {split} split ({path.relative_to(path.parents[2])})", "", *totals(rows, columns), ""]
     for key in ("family", "owasp"):
         out += breakdown(rows, columns, key) + [""]
     return "\n".join(out)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m eval.guard_screen", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m eval.guards.screen", description=__doc__.splitlines()[0])
     parser.add_argument("split", choices=("corpus", *SPLITS))
     args = parser.parse_args(argv)
     print(corpus_report() if args.split == "corpus" else split_report(args.split))

@@ -6,8 +6,8 @@ import sys
 import textwrap
 from argparse import Namespace
 
-from eval.bench_compare import bench_compare, interleaved, summary as compare_summary
-from eval.bench_turns import summary
+from eval.bench.compare import bench_compare, interleaved, summary as compare_summary
+from eval.bench.turns import summary
 from eval.transcripts import Transcript
 
 
@@ -99,7 +99,7 @@ class StandInLlama:
 
 
 def test_the_reference_run_starts_from_an_empty_cache_with_1000_prompt_tokens_and_takes_64():
-    from eval.bench_reference import reference_seconds
+    from eval.bench.reference import reference_seconds
 
     llama = StandInLlama()
     assert reference_seconds(llama) >= 0

@@ -188,7 +188,7 @@ def test_smollm2_a_new_process_starts_with_the_prompt_head_an_earlier_one_stored
 def test_smollm2_the_reference_run_evaluates_its_whole_prompt_and_generates_64_tokens(smollm2_gguf):
     import llama_cpp
 
-    from eval.bench_reference import load_reference_model, reference_seconds
+    from eval.bench.reference import load_reference_model, reference_seconds
 
     llama = load_reference_model(smollm2_gguf, context_window=2048, n_threads=2)
     perf = lambda: llama_cpp.llama_perf_context(llama._ctx.ctx)  # noqa: E731

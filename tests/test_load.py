@@ -1,4 +1,4 @@
-"""The load test (eval/load.py) end to end on a small catalog, and the leak checks it relies on.
+"""The load test (eval/bench/load.py) end to end on a small catalog, and the leak checks it relies on.
 
 Three sessions at once against a real `movierec ui --llm none` process: no error, no leak. No timing is
 asserted; the numbers are the script's output, for people.
@@ -6,8 +6,9 @@ asserted; the numbers are the script's output, for people.
 
 import pytest
 
-from eval.load import main, run_load
-from eval.load_sessions import check_turn, expected_states, personas
+from eval.bench.__main__ import main
+from eval.bench.load import run_load
+from eval.bench.load_sessions import check_turn, expected_states, personas
 from index.build import build_baseline
 from index.matching import TitleMatcher
 from index.workspace import Workspace
@@ -64,9 +65,9 @@ def test_picks_shown_twice_are_a_memory_leak(people):
 
 def test_a_data_dir_without_an_index_is_one_line_and_exit_2(tmp_path, capsys):
     Workspace.open(tmp_path, llm_choice="none", limit=400).remember_catalog()
-    assert main(["--data-dir", str(tmp_path), "--sessions", "1", "--start-timeout", "120"]) == 2
+    assert main(["load", "--data-dir", str(tmp_path), "--sessions", "1", "--start-timeout", "120"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("eval.load: movierec ui exited with 2") and "not built yet" in err
+    assert err.startswith("eval.bench load: movierec ui exited with 2") and "not built yet" in err
 
 
 def test_fifty_sessions_find_fifty_distinct_people(workspace):

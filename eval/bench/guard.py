@@ -1,4 +1,4 @@
-"""What screening costs per turn without an LLM: `python -m eval.bench_guard [--rounds 3]`.
+"""What screening costs per turn without an LLM: `python -m eval.bench guard [--rounds 3]`.
 
 Every turn of the training corpus and of agent/guards/guard_cases.json (about 900 turns: short, long,
 encoded, many languages) through `screen_input`, the rules alone and the whole screen, alternated turn by
@@ -8,7 +8,6 @@ Timing is for a quiet machine; on a shared one the numbers say little.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import time
@@ -36,16 +35,16 @@ def measure(texts: Sequence[str], rounds: int) -> dict[str, list[float]]:
     return timings
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m eval.bench_guard", description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args(argv)
+def add_parser(commands) -> None:
+    guard = commands.add_parser("guard", help="what the input screen costs per turn without an LLM")
+    guard.add_argument("--rounds", type=int, default=3, help="passes over the turns (default 3)")
+    guard.set_defaults(run=bench_guard)
+
+
+def bench_guard(args) -> int:
     texts = turns()
     for name, ms in measure(texts, args.rounds).items():
         p90 = statistics.quantiles(ms, n=10)[-1]
         print(f"{name}: median {statistics.median(ms):.1f} ms, p90 {p90:.1f} ms over {len(ms)} screenings "
               f"({len(texts)} turns x {args.rounds})")
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -8,7 +8,7 @@ screen (a version that does not stream picks shows them when the turn ends), pro
 prompt tokens evaluated (a version that does not report reuse evaluated all it sent). Every turn's row,
 with its version, goes to `--out`. Each transcript starts with a cold model in both versions.
 
-With `--llm local` a reference run (eval/bench_reference.py: a 1000-token prompt plus 64 tokens on the same
+With `--llm local` a reference run (eval/bench/reference.py: a 1000-token prompt plus 64 tokens on the same
 model) is timed before each transcript, and each whole conversation is also given in reference runs.
 """
 
@@ -23,10 +23,10 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from eval.bench_reference import load_reference_model, reference_seconds
+from eval.bench.reference import load_reference_model, reference_seconds
 from eval.transcripts import load_transcripts, save_transcripts
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 1800.0  # one transcript on a busy 2-core machine with the local model
 MEASURES = (("seconds", "seconds per turn"), ("first_pick_seconds", "seconds to the first pick"),
             ("tokens_in", "prompt tokens sent"), ("tokens_evaluated", "prompt tokens evaluated"))
@@ -46,8 +46,8 @@ def add_parser(commands) -> None:
 
 def bench_compare(args) -> int:
     other = Path(args.against).expanduser().resolve()
-    if not (other / "eval" / "bench_turns.py").is_file():
-        print(f"movierec: {other} is not a movierec checkout (no eval/bench_turns.py); "
+    if not any((other / "eval" / path).is_file() for path in ("bench/turns.py", "bench_turns.py")):
+        print(f"movierec: {other} is not a movierec checkout (it has no `python -m eval.bench turns`); "
               f"make one with `git worktree add {other} <commit>`", file=sys.stderr)
         return 2
     transcripts = load_transcripts(args.transcripts)[: args.limit]

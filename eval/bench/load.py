@@ -1,14 +1,14 @@
-"""`python -m eval.load`: many people chatting at once with `movierec ui --llm none`, timed and checked.
+"""`python -m eval.bench load`: many people chatting at once with `movierec ui --llm none`, timed and checked.
 
-    python -m eval.load --data-dir D --sessions 50 --turns 4
-    python -m eval.load --data-dir D --sweep 1,5,10,25,50
+    python -m eval.bench load --data-dir D --sessions 50 --turns 4
+    python -m eval.bench load --data-dir D --sweep 1,5,10,25,50
 
 Starts `movierec --llm none ui` on a free 127.0.0.1 port on the data dir (which it only reads), holds one
 warm-up conversation (the first message waits for the collection to open), then runs N conversations at
 once: each in its own thread with its own gradio_client Client (one Client is one browser session), all
 released together. Every turn is bounded (`--turn-timeout`) and so is every level; the server is stopped at
 the end, killed if it does not exit. For each turn of the conversation it prints p50 and p95 seconds, then
-the errors and the cross-session leaks (eval/load_sessions.py says what counts). `--sweep` runs each level on
+the errors and the cross-session leaks (eval/bench/load_sessions.py says what counts). `--sweep` runs each level on
 one server with fresh sessions and names the first level whose slowest turn has a p95 above 2 s.
 
 The load runs on the same machine as the server, so its threads share the cores; exit code 0 when no turn
@@ -17,7 +17,6 @@ failed and nothing leaked, 1 otherwise, 2 when the server could not start.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -33,11 +32,11 @@ from pathlib import Path
 import numpy as np
 from gradio_client import Client
 
-from eval.load_sessions import MIN_TURNS, Persona, check_turn, expected_states, personas, picks
+from eval.bench.load_sessions import MIN_TURNS, Persona, check_turn, expected_states, personas, picks
 from index.matching import TitleMatcher
 from index.workspace import Workspace
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 P95_LIMIT = 2.0
 TURN_NAMES = ("film", "mood", "era: picks", "more picks")
 CONNECT_TIMEOUT = 120.0
@@ -238,26 +237,30 @@ def run_load(data_dir: Path, levels: list[int], turns: int = MIN_TURNS, turn_tim
     return results
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.load", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", help="a built data dir (default $MOVIEREC_DATA_DIR or .movierec)")
-    group = parser.add_mutually_exclusive_group()
+def add_parser(commands) -> None:
+    load = commands.add_parser("load", help="many simultaneous sessions against movierec ui --llm none")
+    load.add_argument("--data-dir", help="a built data dir (default $MOVIEREC_DATA_DIR or .movierec)")
+    group = load.add_mutually_exclusive_group()
     group.add_argument("--sessions", type=int, default=10, help="simultaneous sessions (default 10)")
     group.add_argument("--sweep", help="comma-separated session counts, e.g. 1,5,10,25,50")
-    parser.add_argument("--turns", type=int, default=MIN_TURNS, help=f"turns per conversation (default {MIN_TURNS})")
-    parser.add_argument("--turn-timeout", type=float, default=60.0, help="seconds one turn may take (default 60)")
-    parser.add_argument("--start-timeout", type=float, default=300.0, help="seconds the server may take to start")
-    parser.add_argument("--out", help="also write each level's numbers and findings as JSON lines here")
-    args = parser.parse_args(argv)
+    load.add_argument("--turns", type=int, default=MIN_TURNS, help=f"turns per conversation (default {MIN_TURNS})")
+    load.add_argument("--turn-timeout", type=float, default=60.0, help="seconds one turn may take (default 60)")
+    load.add_argument("--start-timeout", type=float, default=300.0, help="seconds the server may take to start")
+    load.add_argument("--out", help="also write each level's numbers and findings as JSON lines here")
+    load.set_defaults(run=bench_load)
+
+
+def bench_load(args) -> int:
     levels = [int(n) for n in args.sweep.split(",")] if args.sweep else [args.sessions]
     if min(levels) < 1 or args.turns < MIN_TURNS:
-        parser.error(f"session counts must be at least 1 and --turns at least {MIN_TURNS}")
+        print(f"eval.bench load: session counts must be at least 1 and --turns at least {MIN_TURNS}", file=sys.stderr)
+        return 2
     from index.config import data_dir
 
     try:
         results = run_load(data_dir(args.data_dir), levels, args.turns, args.turn_timeout, args.start_timeout)
     except (ServerError, ValueError) as exc:
-        print(f"eval.load: {exc}", file=sys.stderr)
+        print(f"eval.bench load: {exc}", file=sys.stderr)
         return 2
     measured = results[1:]
     if args.sweep:
@@ -273,6 +276,3 @@ def main(argv: list[str] | None = None) -> int:
 def _s(value: float | None) -> str:
     return f"{value:5.2f}" if value is not None else "    -"
 
-
-if __name__ == "__main__":
-    sys.exit(main())

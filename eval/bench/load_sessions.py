@@ -1,4 +1,4 @@
-"""The conversations of the load test (eval/load.py) and what each turn must show.
+"""The conversations of the load test (eval/bench/load.py) and what each turn must show.
 
 Every session is one person with preferences no other session has: a film they loved (a different one per
 session), a mood and an era. Four turns: the film, the mood, the era (three signals: the first picks), then

@@ -21,7 +21,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHARED_ZIP = REPO.parent / "shared" / "data" / "ml-latest-small.zip"
 SPEEDUP_GOAL = 6.0
 FRAMING_PER_MESSAGE, FRAMING_REPLY = 3, 3
@@ -44,14 +44,10 @@ SAMPLE_REVIEWS = (  # written for this benchmark, ~60 words each, to measure tok
 
 def add_parser(commands) -> None:
     enrich = commands.add_parser("enrich", help="enrichment throughput, token cost and grounded-enricher time")
-    _arguments(enrich)
+    enrich.add_argument("--latency", type=float, default=0.2, help="fake server latency in seconds (default 0.2)")
+    enrich.add_argument("--rows", type=int, default=160, help="rows at concurrency 8 (default 160; 1/4 at 1)")
+    enrich.add_argument("--limit", type=int, default=5000, help="bundled catalog size (default 5000)")
     enrich.set_defaults(run=bench_enrich)
-
-
-def _arguments(parser) -> None:
-    parser.add_argument("--latency", type=float, default=0.2, help="fake server latency in seconds (default 0.2)")
-    parser.add_argument("--rows", type=int, default=160, help="rows at concurrency 8 (default 160; 1/4 at 1)")
-    parser.add_argument("--limit", type=int, default=5000, help="bundled catalog size (default 5000)")
 
 
 def bench_enrich(args) -> int:
@@ -166,10 +162,3 @@ def _grounded_enrichers(catalog, label: str) -> None:
         with_text = sum(1 for movie in catalog if enricher.text(movie))
         print(f"  {kind.name:<10}{time.perf_counter() - started:>9.2f}{with_text:>18}")
 
-
-if __name__ == "__main__":  # the same as `python -m eval.bench enrich`
-    import argparse
-
-    _parser = argparse.ArgumentParser(prog="python -m eval.bench_enrich", description=__doc__.splitlines()[0])
-    _arguments(_parser)
-    raise SystemExit(bench_enrich(_parser.parse_args()))

@@ -1,21 +1,15 @@
-"""Benchmarks, run by hand (not timed tests): `python -m eval.bench <command>`.
+"""`python -m eval.bench index`: the foundation layer's costs on this machine.
 
-`index`: the foundation layer's costs on this machine.
-  - embedding the 5000 bundled baseline texts through the index pipeline (`movie_nodes` + `build_collection`:
-    LlamaIndex VectorStoreIndex, HuggingFaceEmbedding batch 64, Chroma insert into a fresh temp dir) against
-    raw `SentenceTransformer.encode(texts, batch_size=64)`; alternated, medians, goal ratio <= 1.2;
-  - top-50 retrieval latency through `open_index(...).as_retriever(similarity_top_k=50)`, query embedding
-    included, with and without a metadata filter, on the 5k catalog and on a synthetic 60k collection
-    (random unit vectors inserted straight into Chroma); goal p50 <= 30 ms at 5k and <= 2x that at 60k.
-`enrich`: LLM pass throughput, token cost and grounded-enricher time (see eval/bench_enrich.py).
-`turns`: seconds, tokens and validity per chat turn on a backend (see eval/bench_turns.py).
-`compare --against PATH`: `turns` of this checkout and another, interleaved, as ratios (eval/bench_compare.py).
-`ease`: EASE fit time and peak memory, bundled catalog and a synthetic 60k-film one (see eval/bench_ease.py).
+- embedding the 5000 bundled baseline texts through the index pipeline (`movie_nodes` + `build_collection`:
+  LlamaIndex VectorStoreIndex, HuggingFaceEmbedding batch 64, Chroma insert into a fresh temp dir) against
+  raw `SentenceTransformer.encode(texts, batch_size=64)`; alternated, medians, goal ratio <= 1.2;
+- top-50 retrieval latency through `open_index(...).as_retriever(similarity_top_k=50)`, query embedding
+  included, with and without a metadata filter, on the 5k catalog and on a synthetic 60k collection
+  (random unit vectors inserted straight into Chroma); goal p50 <= 30 ms at 5k and <= 2x that at 60k.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import statistics
@@ -24,11 +18,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from eval.bench_compare import add_parser as add_compare_parser
-from eval.bench_ease import add_parser as add_ease_parser
-from eval.bench_enrich import add_parser as add_enrich_parser
-from eval.bench_turns import add_parser as add_turns_parser
 
 EMBED_GOAL = 1.2
 FILTER_LABEL = "90s, crime|comedy, nin 20"
@@ -271,26 +260,10 @@ def bench_index(args) -> int:
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m eval.bench", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+def add_parser(commands) -> None:
     index = commands.add_parser("index", help="embedding throughput and retrieval latency of the index layer")
     index.add_argument("--limit", type=int, default=5000, help="bundled catalog size (default 5000)")
     index.add_argument("--repeats", type=int, default=3, help="alternated embedding runs per path (default 3)")
     index.add_argument("--rounds", type=int, default=4, help=f"passes over the {len(QUERIES)} queries (default 4)")
     index.add_argument("--big", type=int, default=60000, help="synthetic collection size; 0 skips it")
     index.set_defaults(run=bench_index)
-    add_enrich_parser(commands)
-    add_turns_parser(commands)
-    add_compare_parser(commands)
-    add_ease_parser(commands)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    return args.run(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

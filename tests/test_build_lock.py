@@ -11,8 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from processes import stop
 
 from index.buildlock import HOLDER_NAME, build_lock, current_holder

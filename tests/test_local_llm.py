@@ -20,7 +20,7 @@ from llama_index.core.tools import FunctionTool
 from index.llm.errors import LocalLLMError, MalformedOutputError
 from index.llm.local import LocalLlamaCPP
 from index.llm.rendering import RESULTS_REMINDER, TOOL_REMINDER, render_messages
-from index.llm.toolcalls import Holdback, ParsedCall, call_schema, parse_reply
+from index.llm.toolcalls import Holdback, call_schema, parse_reply
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[local]')")
 from llama_cpp.llama_chat_format import CHATML_CHAT_TEMPLATE  # noqa: E402

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from eval.harness import catalog_mismatch, evaluate, llm_label
 from eval.pipelines import ALIASES, PIPELINES, EvalContext, collection_built, run_pipeline
-from eval.transcripts import load_transcripts
+from eval.transcripts.files import load_transcripts
 from index.errors import UserError
 from index.store import BASELINE, ENRICHED
 from index.workspace import Workspace
@@ -28,7 +28,7 @@ def _transcripts(path: str | None):
     try:
         return load_transcripts(path)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"cannot read transcripts from {path or 'eval/transcripts.json'}: {exc}") from exc
+        raise UserError(f"cannot read transcripts from {path or 'eval/transcripts/fixed.json'}: {exc}") from exc
 
 
 def recommend_command(ws: Workspace, transcript_file: str, pipeline: str = DEFAULT_PIPELINE,
@@ -80,7 +80,7 @@ def eval_command(ws: Workspace, transcript_file: str | None = None, pipelines: s
         raise UserError(str(exc)) from exc
     for name, why in evaluation.skipped.items():
         print(f"movierec: skipped pipeline {name}: {why}", file=sys.stderr)
-    label = transcript_file or "the project's 20 fixed transcripts (eval/transcripts.json)"
+    label = transcript_file or "the project's 20 fixed transcripts (eval/transcripts/fixed.json)"
     path = write_report(evaluation, Path(out) if out else ws.root, ctx.catalog, ws, label)
     if as_json:
         print(json.dumps(evaluation.to_json()))

@@ -19,7 +19,8 @@ from tqdm import tqdm
 from eval import metrics
 from eval.judge import Judge, cites_signal
 from eval.pipelines import DEPTH, EvalContext, Ranking, resolve, run_pipeline
-from eval.transcripts import Transcript, hard_condition_share, passes_hard_conditions
+from eval.transcripts.conditions import hard_condition_share, passes_hard_conditions
+from eval.transcripts.files import Transcript
 from tools.search import request_from
 
 REFERENCE = "baseline"

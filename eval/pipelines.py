@@ -35,7 +35,9 @@ from typing import Protocol
 
 import numpy as np
 
-from eval.transcripts import Transcript, read_turns
+from eval.transcripts.files import Transcript
+
+from eval.transcripts.reading import read_turns
 from index.store import BASELINE, ENRICHED, collection_metadata
 from index.workspace import Workspace
 from tools.candidates import SIGNALS, FusionWeights

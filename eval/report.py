@@ -15,7 +15,7 @@ from eval import metrics  # noqa: E402
 from eval.harness import REFERENCE, Evaluation  # noqa: E402
 from eval.judge import RUBRIC, RUBRIC_VERSION  # noqa: E402
 from eval.pipelines import ALIASES  # noqa: E402
-from eval.transcripts import describe  # noqa: E402
+from eval.transcripts.build import describe  # noqa: E402
 from index.store import ENRICHED, find_collection  # noqa: E402
 from tools.candidates import WEIGHTS_FILE  # noqa: E402
 
@@ -26,11 +26,11 @@ statistics, the popularity prior or the tuning). Each user's likes (ratings >= 4
 first (seeded); the turns state a mood, an era, 1-3 genres, possibly a subtitles stance, and two loved films,
 all read from the profile half only; the held-out set is the other half, never looked at while writing the
 turns. Two relevance sets: `all` (the held-out half) and `asked` (the part of it that passes the
-conversation's own hard conditions). Details: eval/transcripts.py and eval/profile.py."""
+conversation's own hard conditions). Details: eval/transcripts/build.py and eval/transcripts/profile.py."""
 
 
 def write_report(evaluation: Evaluation, out_dir: Path, catalog, workspace=None,
-                 transcripts_label: str = "the project's 20 fixed transcripts (eval/transcripts.json)") -> Path:
+                 transcripts_label: str = "the project's 20 fixed transcripts (eval/transcripts/fixed.json)") -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     chart = plot_recall(evaluation, out_dir / CHART)
     summaries = {name: evaluation.summary(name) for name in evaluation.runs}

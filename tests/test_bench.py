@@ -1,14 +1,12 @@
 """The turn benchmark's report and the side-by-side comparison, on canned rows and stand-in checkouts."""
 
-import json
 import subprocess
 import sys
-import textwrap
 from argparse import Namespace
 
 from eval.bench.compare import bench_compare, interleaved, summary as compare_summary
 from eval.bench.turns import summary
-from eval.transcripts import Transcript
+from eval.transcripts.files import Transcript
 
 
 def row(kind, seconds, tokens_in, evaluated=None, first_pick=None, **extra):

@@ -5,7 +5,8 @@ import pytest
 from eval.guards.audit import by_category, guard_rates, run_audit, screen_cases, unverified_bold_titles
 from eval.judge import Judge, ReasonGrade
 from eval.pipelines import EvalContext
-from eval.transcripts import Transcript, build_eval_transcripts
+from eval.transcripts.build import build_eval_transcripts
+from eval.transcripts.files import Transcript
 from tools.services import MovieServices
 
 pytest.importorskip("agent.guards")

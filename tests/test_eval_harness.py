@@ -9,7 +9,8 @@ from eval.harness import evaluate
 from eval.judge import cites_signal, cited_signals
 from eval.pipelines import EvalContext, Ranking
 from eval.report import write_report
-from eval.transcripts import Transcript, build_eval_transcripts, save_transcripts
+from eval.transcripts.build import build_eval_transcripts
+from eval.transcripts.files import Transcript, save_transcripts
 
 FAST = ["baseline", "fused+rerank", "fused", "knn", "popularity", "itemknn"]
 

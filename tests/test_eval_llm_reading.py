@@ -7,7 +7,7 @@ from llama_index.core.llms import ChatMessage
 from llama_index.core.llms.mock import MockFunctionCallingLLM
 
 from eval.pipelines import EvalContext, resolve, run_pipeline
-from eval.transcripts import Transcript
+from eval.transcripts.files import Transcript
 
 
 def _call(name, kwargs):

@@ -6,10 +6,12 @@ from importlib import resources
 
 import pytest
 
-from eval import tune
-from eval.profile import Era, decade_span, genre_cover, profile_of, user_likes
-from eval.transcripts import (MAX_LIKES, MIN_LIKES, SEED, Transcript, build_conversations, build_eval_transcripts,
-                              load_transcripts, read_turns, split_likes, user_order)
+from eval.transcripts.build import (MAX_LIKES, MIN_LIKES, SEED, build_conversations, build_eval_transcripts,
+                                    split_likes, user_order)
+from eval.transcripts.files import Transcript, load_transcripts
+from eval.transcripts.profile import Era, decade_span, genre_cover, profile_of, user_likes
+from eval.transcripts.reading import read_turns
+from eval.tuning import weights
 from index.catalog import load_catalog
 from index.collab import Collaborative
 from index.matching import TitleMatcher
@@ -36,7 +38,7 @@ def latest(catalog):
 
 
 def test_the_committed_file_keeps_the_contract(committed):
-    raw = json.loads(resources.files("eval").joinpath("transcripts.json").read_text())
+    raw = json.loads(resources.files("eval.transcripts").joinpath("fixed.json").read_text())
     assert len(raw) == len(committed) == 20
     assert all(set(t) == {"id", "user_id", "turns", "held_out"} for t in raw)
     assert len({t["id"] for t in raw}) == 20 and len({t["user_id"] for t in raw}) == 20
@@ -69,7 +71,7 @@ def test_the_turns_never_depend_on_the_held_out_part(committed, catalog):
 
 
 def test_the_all_users_file_covers_every_eligible_evaluation_user(catalog):
-    everyone = load_transcripts(resources.files("eval").joinpath("transcripts_all.json"))
+    everyone = load_transcripts(resources.files("eval.transcripts").joinpath("all.json"))
     eligible = [u for u in catalog.eval_ratings["user_id"].unique()
                 if MIN_LIKES <= len(user_likes(catalog.eval_ratings, u, catalog)) <= MAX_LIKES]
     assert len(everyone) >= 0.95 * len(eligible) and len({t.user_id for t in everyone}) == len(everyone)
@@ -105,12 +107,12 @@ def test_the_eval_builder_refuses_training_users(catalog):
 
 
 def test_tuning_conversations_use_training_users_only_and_leave_the_statistics(catalog):
-    users = tune.tuning_users(catalog)
+    users = weights.tuning_users(catalog)
     assert users and not any(is_eval_user(u) for u in users)
-    build = build_conversations(catalog, catalog.ratings, users, 5, tune.SEED, prefix="u")
+    build = build_conversations(catalog, catalog.ratings, users, 5, weights.SEED, prefix="u")
     fold = {t.user_id for t in build.transcripts}
     assert len(fold) == 5 and not any(is_eval_user(u) for u in fold)
-    held = tune.without_users(catalog, fold)
+    held = weights.without_users(catalog, fold)
     assert not set(held.ratings["user_id"]) & fold
     assert len(held.ratings) < len(catalog.ratings) and len(catalog.ratings) > 0  # the original is untouched
     collab = Collaborative.from_catalog(held)

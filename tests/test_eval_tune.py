@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from eval.tune import Case, chosen_debias, cross_validate, debias_sweep, score, search
+from eval.tuning.weights import Case, chosen_debias, cross_validate, debias_sweep, score, search
 from tools.candidates import DEBIAS_VARIABLE, SIGNALS, FusionWeights, weights_record
 
 

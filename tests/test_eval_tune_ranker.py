@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from eval.tune import Case
-from eval.tune_ranker import SHORTLIST, cross_validate, shortlist
+from eval.tuning.weights import Case
+from eval.tuning.ranker import SHORTLIST, cross_validate, shortlist
 from tools.candidates import SIGNALS, FusionWeights
 
 

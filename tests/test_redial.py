@@ -12,7 +12,7 @@ from eval.redial import dialogues as dlg
 from eval.redial.__main__ import main
 from eval.redial.dialogues import Dialogue, Utterance, load_dialogues, resolve
 from eval.redial.reading import make_reader, reading_check
-from eval.transcripts import load_transcripts, save_transcripts
+from eval.transcripts.files import load_transcripts, save_transcripts
 from index.catalog import load_catalog
 from index.errors import UserError
 from index.matching import TitleMatcher
@@ -224,7 +224,7 @@ def test_build_writes_a_transcript_file_and_says_why_dialogues_dropped(data_dir,
 
 def test_transcripts_from_outside_are_not_checked_for_ratings(catalog):
     from eval.harness import catalog_mismatch
-    from eval.transcripts import Transcript
+    from eval.transcripts.files import Transcript
 
     ctx = SimpleNamespace(catalog=catalog)
     assert catalog_mismatch(ctx, [Transcript("redial-1", -1, ("hi",), (6,))]) is None

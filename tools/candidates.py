@@ -11,7 +11,7 @@ a weighted sum of five signals, each scaled to [0, 1]:
     ease, als   EASE and implicit ALS from the loved films (index/collab/), scaled by their best score
 
 Films the person disliked subtract their item-kNN similarity (DISLIKED_PENALTY), so their neighbours sink.
-The weights live in tools/fusion_weights.json, written by `python -m eval.tune` from conversations built
+The weights live in tools/fusion_weights.json, written by `python -m eval.tuning.weights` from conversations built
 out of training users only (never `user_id % 5 == 0`); see that file for the procedure and its numbers.
 Those conversations all name two loved films; a person who names fewer gives item-kNN less to go on, so
 their words count more (`FusionWeights.for_loved`).
@@ -43,7 +43,7 @@ DEBIAS_VARIABLE = "MOVIEREC_DEBIAS"  # subtracted from the tuned popularity weig
 CONTENT_DEPTH = 200
 SIGNALS = ("content", "knn", "popularity", "genre", "language", "ease", "als")
 DISLIKED_PENALTY = 0.5  # in units of the knn weight (1.0): half as strong as a love pulling up
-TUNED_LOVED = 2  # loved films every tuning conversation names (eval/profile.py)
+TUNED_LOVED = 2  # loved films every tuning conversation names (eval/transcripts/profile.py)
 FEWER_LOVED_SHIFT = {"content": 0.25, "genre": 0.25}  # added in full with no loved film (README, ReDial dev)
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from eval.bench.reference import load_reference_model, reference_seconds
-from eval.transcripts import load_transcripts, save_transcripts
+from eval.transcripts.files import load_transcripts, save_transcripts
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 1800.0  # one transcript on a busy 2-core machine with the local model

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from agent.session import ChatSession, Reply
 from eval.metrics import recall_at_k, relevant_set
-from eval.transcripts import load_transcripts
+from eval.transcripts.files import load_transcripts
 from index.store import BASELINE, ENRICHED, collection_metadata
 from index.workspace import Workspace
 from tools.services import MovieServices

@@ -21,7 +21,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from eval.transcripts import Transcript
+from eval.transcripts.files import Transcript
 from index.matching import TitleMatcher
 from tools.services import MovieServices
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from eval.redial.convert import convert_all
 from eval.redial.dialogues import SPLITS, dialogues_of, source_differs, source_path
-from eval.transcripts import save_transcripts
+from eval.transcripts.files import save_transcripts
 from index.errors import UserError
 from index.matching import TitleMatcher
 from index.workspace import Workspace

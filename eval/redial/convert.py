@@ -1,4 +1,4 @@
-"""ReDial dialogues -> transcripts in the project's format (../shared/DESIGN.md, eval/transcripts.py).
+"""ReDial dialogues -> transcripts in the project's format (../shared/DESIGN.md, eval/transcripts/build.py).
 
 The films a seeker accepted are those `metadata.accepted_recommendations` names, and those the seeker
 accepted with an `ACC` act: the suggested films the ACC utterance itself writes as `Title (Year)`, or, when
@@ -17,7 +17,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from eval.redial.dialogues import RECOMMENDER, Dialogue, Utterance, mention_year, resolve, written_films
-from eval.transcripts import Transcript, read_turns
+from eval.transcripts.files import Transcript
+from eval.transcripts.reading import read_turns
 from index.catalog import Movie
 from index.matching import TitleMatcher
 from tools.preferences import Preferences

@@ -4,82 +4,46 @@ The protocol (v2, leak-free), deterministic and from the evaluation population o
 
 1. Users: evaluation users (`user_id % 5 == 0`, index/population.py) with 12 to 300 likes (ratings >= 4.0)
    among the catalog's movies, taken in the order of sha256("movierec-eval-v2:<user_id>"). Their ratings
-   live in `Catalog.eval_ratings` and feed nothing else. `--n 20` is the quick set (eval/transcripts.json);
-   `--all` is every eligible user (eval/transcripts_all.json).
+   live in `Catalog.eval_ratings` and feed nothing else. `--n 20` is the quick set (eval/transcripts/fixed.json);
+   `--all` is every eligible user (eval/transcripts/all.json).
 2. Split first: the likes are shuffled by sha256("<seed>:split:<user_id>") and cut in half. The profile
    part is the only thing the turns are written from; the held-out part is never looked at while writing.
-3. Profile (eval/profile.py): from the profile part only, the era, 1-3 genres, a mood, the subtitles stance
+3. Profile (profile.py): from the profile part only, the era, 1-3 genres, a mood, the subtitles stance
    and two loved films, chosen to cover the profile part broadly (era and genres are hard filters).
-4. Turns (eval/phrasing.py): the statements phrased with variety (seeded per user) over 3-4 turns.
+4. Turns (phrasing.py): the statements phrased with variety (seeded per user) over 3-4 turns.
    Every transcript is read back with the rule reader (tools/preferences/); it must yield the intended
    mood, genres, era, stance and exactly the two loved films, else another phrasing is drawn and the
    miss is reported. A user whose profile part has no two nameable loved films is skipped (and counted).
 5. Held out: the held-out part. The evaluation scores two relevance sets from it (eval/harness.py): all of
    it, and the films in it that pass the conversation's own hard conditions (what the person asked for).
 
-`python -m eval.transcripts build` writes eval/transcripts.json (`--source` for another catalog, `--out`
-for another file); `python -m eval.tune` builds its conversations with the same code from training users.
+`python -m eval.transcripts build` writes eval/transcripts/fixed.json (`--source` for another catalog, `--out`
+for another file); `python -m eval.tuning.weights` builds its conversations with the same code from training users.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import random
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 from typing import Iterable
 
 import pandas as pd
 
-from eval.phrasing import write_turns
-from eval.profile import TasteProfile, profile_of, user_likes
-from index.catalog import Catalog, Movie, load_catalog
+from eval.transcripts.conditions import hard_condition_share
+from eval.transcripts.files import Transcript
+from eval.transcripts.phrasing import write_turns
+from eval.transcripts.profile import TasteProfile, profile_of, user_likes
+from eval.transcripts.reading import read_back_problems, read_turns, typed_name
+from index.catalog import Catalog, Movie
 from index.matching import TitleMatcher
 from index.population import is_eval_user
-from tools.candidates import SearchRequest
-from tools.preferences import Preferences
-from tools.search import request_from
 
 SEED = "movierec-eval-v2"
 PROFILE_SHARE = 0.5  # of the likes, given to the profile part; the rest is held out
 N_TRANSCRIPTS = 20
 MIN_LIKES, MAX_LIKES = 12, 300
 PHRASING_ATTEMPTS = 12
-DEFAULT_FILE = "transcripts.json"
-
-
-@dataclass(frozen=True)
-class Transcript:
-    id: str
-    user_id: int
-    turns: tuple[str, ...]
-    held_out: tuple[int, ...]
-
-    def to_json(self) -> dict:
-        return {"id": self.id, "user_id": self.user_id, "turns": list(self.turns), "held_out": list(self.held_out)}
-
-    @classmethod
-    def from_json(cls, data: dict) -> "Transcript":
-        return cls(id=str(data["id"]), user_id=int(data.get("user_id", -1)), turns=tuple(data["turns"]),
-                   held_out=tuple(int(m) for m in data["held_out"]))
-
-
-def load_transcripts(path: str | Path | None = None) -> list[Transcript]:
-    """A transcript file (a JSON list, or one object); default: the project's 20 fixed transcripts."""
-    if path is None:
-        text = resources.files("eval").joinpath(DEFAULT_FILE).read_text()
-    else:
-        text = Path(path).read_text()
-    data = json.loads(text)
-    return [Transcript.from_json(d) for d in (data if isinstance(data, list) else [data])]
-
-
-def save_transcripts(transcripts: Iterable[Transcript], path: Path) -> None:
-    rows = [json.dumps(t.to_json(), ensure_ascii=False) for t in transcripts]
-    path.write_text("[\n" + ",\n".join(rows) + "\n]\n")
 
 
 @dataclass
@@ -163,69 +127,6 @@ def build_conversations(catalog: Catalog, ratings: pd.DataFrame, users: list[int
     return build
 
 
-def typed_name(movie: Movie, matcher: TitleMatcher, latest_year: int) -> str | None:
-    """How a person types the film so that the rule reader finds it: the main title when that is what
-    people say ("Star Wars"), else the full name, else the name with its year; None if none is read."""
-    forms = []
-    if ":" in movie.name:
-        forms.append(movie.name.split(":")[0].strip())
-    forms += [movie.name, f"{movie.name} ({movie.year})" if movie.year else None]
-    for form in filter(None, forms):
-        if len(form.split()) > 8:
-            continue
-        prefs = Preferences().update(f"I loved {form}.", matcher, latest_year)
-        if [m.movie_id for m in prefs.loved] == [movie.movie_id] and not prefs.unresolved:
-            return form
-    return None
-
-
-def read_turns(turns: Iterable[str], matcher: TitleMatcher, latest_year: int) -> Preferences:
-    prefs = Preferences()
-    for turn in turns:
-        prefs = prefs.update(turn, matcher, latest_year)
-    return prefs
-
-
-def read_back_problems(turns: list[str], profile: TasteProfile, matcher: TitleMatcher, latest: int) -> list[str]:
-    """What the rule reader got wrong about the intended profile (empty: read as meant)."""
-    prefs = read_turns(turns, matcher, latest)
-    era = profile.era
-    want_span = (None, None) if era.any else (era.start if era.start is not None else 1900,
-                                              era.end if era.end is not None else latest)
-    checks = {
-        "mood": (prefs.moods, (profile.mood,)),
-        "avoided moods": (prefs.avoid_moods, ()),
-        "genres": (tuple(sorted(prefs.genres)), tuple(sorted(profile.genres))),
-        "avoided genres": (prefs.avoid_genres, ()),
-        "era": ((prefs.year_min, prefs.year_max), want_span),
-        "era stated": (prefs.era is not None, True),
-        "subtitles": (prefs.subtitles, profile.subtitles),
-        "loved": (tuple(sorted(m.movie_id for m in prefs.loved)), tuple(sorted(profile.loved))),
-        "disliked": (prefs.disliked, ()),
-        "unresolved": (prefs.unresolved, ()),
-    }
-    return [f"{what}: read {got!r}, meant {want!r}" for what, (got, want) in checks.items() if got != want]
-
-
-def passes_hard_conditions(movie: Movie, request: SearchRequest) -> bool:
-    """The filters CandidateGenerator.allowed applies from the conversation (years, genres)."""
-    year = movie.year or 0
-    if request.year_min is not None and year < request.year_min:
-        return False
-    if request.year_max is not None and not 0 < year <= request.year_max:
-        return False
-    if request.genres and not set(movie.genres) & set(request.genres):
-        return False
-    return not set(movie.genres) & set(request.avoid_genres)
-
-
-def hard_condition_share(transcript: Transcript, catalog: Catalog, matcher: TitleMatcher, latest: int) -> float:
-    """Share of the held-out films that the transcript's own hard conditions let through."""
-    request = request_from(read_turns(transcript.turns, matcher, latest), latest)
-    held = [catalog[m] for m in transcript.held_out if m in catalog]
-    return sum(passes_hard_conditions(m, request) for m in held) / max(len(held), 1)
-
-
 def describe(build_or_transcripts, catalog: Catalog) -> str:
     """A table of the transcripts: user, likes, held out, signals, conditions, hard-condition share."""
     transcripts = build_or_transcripts.transcripts if isinstance(build_or_transcripts, Build) else build_or_transcripts
@@ -241,37 +142,3 @@ def describe(build_or_transcripts, catalog: Catalog) -> str:
                      f"| {span} | {', '.join(prefs.genres)} | {'; '.join(m.title for m in prefs.loved)} "
                      f"| {share:.0%} |")
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.transcripts", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    build_cmd = sub.add_parser("build", help="build the transcripts from evaluation users")
-    build_cmd.add_argument("--source", default="bundled", help="catalog source (as `movierec index --source`)")
-    build_cmd.add_argument("--limit", type=int, default=5000)
-    build_cmd.add_argument("--n", type=int, default=N_TRANSCRIPTS)
-    build_cmd.add_argument("--all", action="store_true", help="every eligible evaluation user (overrides --n)")
-    build_cmd.add_argument("--out", type=Path, default=Path(__file__).with_name(DEFAULT_FILE))
-    show = sub.add_parser("show", help="describe a transcript file")
-    show.add_argument("--source", default="bundled")
-    show.add_argument("--limit", type=int, default=5000)
-    show.add_argument("--file", type=Path)
-    args = parser.parse_args(argv)
-    catalog = load_catalog(args.source, limit=args.limit)
-    if args.command == "show":
-        print(describe(load_transcripts(args.file), catalog))
-        return 0
-    build = build_eval_transcripts(catalog, None if args.all else args.n)
-    save_transcripts(build.transcripts, args.out)
-    print(describe(build, catalog))
-    print(f"\n{len(build.transcripts)} transcripts written to {args.out}; {build.eligible} eligible users tried, "
-          f"{len(build.no_profile)} without two nameable loved films in their profile part")
-    for miss in build.misses:
-        print(f"reader miss (user {miss.user_id}): {' / '.join(miss.turns)}\n    " + "\n    ".join(miss.problems))
-    for movie_id, name in dict(build.unnameable).items():
-        print(f"name not resolved: {name!r} (movie {movie_id})")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

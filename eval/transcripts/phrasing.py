@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 
 from index.catalog import Movie
-from eval.profile import Era, TasteProfile
+from eval.transcripts.profile import Era, TasteProfile
 
 MOOD_PHRASES: dict[str, tuple[str, ...]] = {
     "tense": ("I want something tense tonight.", "In the mood for something gripping.",

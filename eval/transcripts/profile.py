@@ -1,7 +1,7 @@
 """What one person's ratings say about their taste, as the few signals a conversation would state.
 
 A `TasteProfile` is read from the profile part of one user's likes (ratings >= 4.0 inside the catalog; the
-other part is held out and never read here, see eval/transcripts.py) and chosen so that the conditions a
+other part is held out and never read here, see build.py) and chosen so that the conditions a
 transcript states cover that part broadly, because era and genres become hard filters:
 
     era      the narrowest run of whole decades holding >= 85% of the liked films' years; open-ended

@@ -1,14 +1,14 @@
 """Does a learned ranker beat the fixed fusion weights? LightGBM LambdaRank on the per-signal scores, judged by
-the same cross-validation as the weights (eval/tune.py).
+the same cross-validation as the weights (eval/tuning/weights.py).
 
-The conversations are eval/tune.py's: leak-free, training users only, each fold's users taken out of every
+The conversations are eval/tuning/weights.py's: leak-free, training users only, each fold's users taken out of every
 collaborative statistic of its own conversations. Each is reduced to its fused top SHORTLIST under the
 current weights, the list a ranker would reorder in the product. Features: the signals (tools/candidates.py
 SIGNALS, EASE and ALS included) and the fused score; label: a held-out like. For each fold a ranker is
 fitted on the other folds and scored on it beside the fixed weights on the same shortlists; the result is
 the per-fold means and the paired difference over all held-out conversations, with a bootstrap interval.
 
-    python -m eval.tune_ranker [--data-dir DIR] [--collection enriched|baseline] [--users N]
+    python -m eval.tuning.ranker [--data-dir DIR] [--collection enriched|baseline] [--users N]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 
 from eval.metrics import paired_difference, recall_at_k
 from eval.pipelines import collection_built
-from eval.tune import USERS, Case, build_cases
+from eval.tuning.weights import USERS, Case, build_cases
 from index.store import BASELINE, ENRICHED
 from index.workspace import Workspace
 from tools.candidates import FusionWeights
@@ -84,7 +84,7 @@ def cross_validate(cases: list[Case], weights: np.ndarray) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.tune_ranker", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m eval.tuning.ranker", description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir")
     parser.add_argument("--collection", choices=(ENRICHED, BASELINE))
     parser.add_argument("--users", type=int, default=USERS)

@@ -1,7 +1,7 @@
 """Tune the fusion weights (tools/fusion_weights.json) by k-fold cross-validation on training users only.
 
 The tuning users: training users (never `user_id % 5 == 0`), in the order of sha256("movierec-tune-v2:<id>"),
-get conversations from the same leak-free builder as the evaluation transcripts (eval/transcripts.py: likes
+get conversations from the same leak-free builder as the evaluation transcripts (eval/transcripts/build.py: likes
 split first, turns written from the profile part only) until 250 exist; they are dealt into k = 5 folds.
 Each conversation's signal matrix is computed with its own fold's users taken out of every collaborative
 statistic (item-kNN, popularity, EASE, ALS are refitted per fold on a `Catalog` copy without them). Content
@@ -14,7 +14,7 @@ ratios matter), maximising mean recall@5 (ties: ndcg@10). Cross-validation: for 
 on the other k-1 folds are scored on it; the mean and spread over folds are the estimate, for the tuned
 weights and for the weights they replace. The written weights are searched on all folds.
 
-    python -m eval.tune [--data-dir DIR] [--collection enriched|baseline] [--dry-run]
+    python -m eval.tuning.weights [--data-dir DIR] [--collection enriched|baseline] [--dry-run]
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ import numpy as np
 
 from eval.metrics import ndcg_at_k, recall_at_k
 from eval.pipelines import collection_built
-from eval.transcripts import build_conversations, read_turns, user_order
+from eval.transcripts.build import build_conversations, user_order
+from eval.transcripts.reading import read_turns
 from index.catalog import Catalog
 from index.collab import Collaborative
 from index.collab.als import ALS
@@ -111,7 +112,7 @@ def build_cases(ws: Workspace, collection: str, n: int = USERS, folds: int = FOL
 
 
 def _cases(transcripts, generator: CandidateGenerator, catalog: Catalog) -> list[Case]:
-    from eval.transcripts import passes_hard_conditions
+    from eval.transcripts.conditions import passes_hard_conditions
 
     matcher, latest = TitleMatcher(catalog), max(m.year or 0 for m in catalog)
     all_ids = np.array([m.movie_id for m in generator.movies])
@@ -206,7 +207,7 @@ def chosen_debias(rows: list[dict]) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.tune", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m eval.tuning.weights", description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir")
     parser.add_argument("--collection", choices=(ENRICHED, BASELINE),
                         help="the collection content retrieval reads (default: enriched when built)")
@@ -235,8 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     WEIGHTS_FILE.write_text(weights_record(
         weights, debias=debias,
-        procedure=(f"python -m eval.tune: coordinate ascent over {', '.join(FREE)} (knn = 1) maximising "
-                   f"recall@5 (ties: ndcg@10) on {len(cases)} leak-free conversations (eval/transcripts.py) of "
+        procedure=(f"python -m eval.tuning.weights: coordinate ascent over {', '.join(FREE)} (knn = 1) maximising "
+                   f"recall@5 (ties: ndcg@10) on {len(cases)} leak-free conversations (eval/transcripts/build.py) of "
                    f"training users (seed {SEED}; never user_id % 5 == 0) in {FOLDS} folds, each fold's users "
                    f"removed from the collaborative statistics (item-kNN, popularity, EASE, ALS) of its own "
                    f"conversations; content retrieval on the {collection!r} collection of {ws.catalog.source} "

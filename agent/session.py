@@ -29,7 +29,7 @@ from agent.prompts import SYSTEM_PROMPT, with_known
 from agent.usage import Usage, metered
 from index.recommendation import Recommendation
 from index.store import ENRICHED
-from tools.llm_reading import LLMReader
+from tools.preferences.llm_reader import LLMReader
 from tools.registry import bind_tools
 from tools.search import recommend, render, render_draft
 from tools.services import MovieServices

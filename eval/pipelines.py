@@ -6,7 +6,7 @@
     enriched+rerank  the agent's tool path: a ToolSession fed the turns, `tools.search.recommend` (fused
                      candidates -> JustifiedRerank); top 10 = its answer, then its answer to "more"
                      (alias: fused+rerank); candidates = those 10, then the first search's fused 50
-    llm-read+rerank  the same with each turn read by the LLM (tools/llm_reading.py), as the chat does when
+    llm-read+rerank  the same with each turn read by the LLM (tools/preferences/llm_reader.py), as the chat does when
                      an LLM is active; needs one (--llm)
     fused            all signals with the tuned weights (FusionWeights.for_loved), no rerank
     content, knn, genre, prior
@@ -42,7 +42,7 @@ from index.store import BASELINE, ENRICHED, collection_metadata
 from index.workspace import Workspace
 from tools.candidates import SIGNALS, FusionWeights
 from tools.preferences import Preferences
-from tools.llm_reading import LLMReader
+from tools.preferences.llm_reader import LLMReader
 from tools.search import request_from, recommend
 from tools.services import MovieServices
 from tools.session import ToolSession

@@ -20,7 +20,7 @@ class Script:
     """Plays the LLM: each chat call gets the next scripted step (text, or a tool call) and is recorded.
 
     Structured predictions are answered apart from the steps: the reranker's by `picks`, a function of the
-    candidate ids; the reading of each turn (tools/llm_reading.py) by `reading`, a function of the message
+    candidate ids; the reading of each turn (tools/preferences/llm_reader.py) by `reading`, a function of the message
     and the rules' draft (default: the draft as it is)."""
 
     def __init__(self, *steps, picks=None, reading=None):

@@ -11,7 +11,7 @@ from llama_index.core.llms.mock import MockFunctionCallingLLM
 
 from index.catalog import load_catalog
 from index.matching import TitleMatcher
-from tools.llm_reading import LLMReader, Reading
+from tools.preferences.llm_reader import LLMReader, Reading
 from tools.preferences import Preferences
 
 MOVIES = [
@@ -157,7 +157,7 @@ def test_more_like_the_last_one_loves_the_film_suggested_last(matcher):
 
 def test_the_prompt_head_never_changes_and_stays_short(matcher):
     reader = LLMReader(MockFunctionCallingLLM(), matcher, latest_year=2016)
-    from tools.llm_reading import READING_PROMPT
+    from tools.preferences.llm_reader import READING_PROMPT
 
     one = READING_PROMPT.format_messages(**reader.prompt_args("I loved Heat (1995)"))
     two = READING_PROMPT.format_messages(**reader.prompt_args("something for my kids, not animated"))

@@ -6,7 +6,7 @@ import pytest
 
 from index.catalog import load_catalog
 from index.matching import TitleMatcher
-from tools.llm_reading import LLMReader
+from tools.preferences.llm_reader import LLMReader
 from tools.preferences import Preferences
 
 pytestmark = pytest.mark.llm

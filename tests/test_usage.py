@@ -7,7 +7,7 @@ from llama_index.core.llms import ChatMessage
 from llama_index.core.prompts import PromptTemplate
 
 from agent.usage import metered
-from tools.llm_reading import Reading
+from tools.preferences.llm_reader import Reading
 
 dispatcher = get_dispatcher(__name__)
 

@@ -8,7 +8,7 @@ from typing import Callable
 from index.catalog import Movie
 from index.recommendation import Recommendation
 from index.store import ENRICHED
-from tools.llm_reading import LLMReader, ReadOutcome
+from tools.preferences.llm_reader import LLMReader, ReadOutcome
 from tools.preferences import Preferences
 from tools.rerank import RerankOutcome
 from tools.services import MovieServices

@@ -30,7 +30,7 @@ from tools.preferences import Preferences
 Reader = Callable[[Preferences, str], Preferences]
 READERS: dict[str, str] = {  # name -> "module:factory", factory(workspace) -> Reader
     "rules": "eval.redial.reading:rules_reader",
-    "llm": "tools.llm_reading:workspace_reader",
+    "llm": "tools.preferences.llm_reader:workspace_reader",
 }
 FILMS = ("loved", "disliked", "seen")
 GENRE_KINDS = ("genres", "avoid_genres")

@@ -5,6 +5,8 @@ subtitles, genres, and films the person loved. They are extracted by rules, the 
 an LLM, so the UI, the evaluation and the no-LLM dialogue all read one structured state. Pure Python: the
 hand-rolled pipeline imports it too. The rules live by concern: `films` (titles and the stance on each),
 `conditions` (moods, genres, era, language), `audience` (who watches, children's ages, themes).
+`llm_reader` is the LLM's reading of a turn with the rules' reading as its draft (LlamaIndex structured
+output; nothing here imports it).
 """
 
 from __future__ import annotations

@@ -100,6 +100,17 @@ def _unleet(match: re.Match) -> str:
     return token.translate(_LEET)
 
 
+def _unescape(text: str) -> str:
+    return _ESCAPES.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), text)
+
+
+_WHOLE_TURN = (  # (how, applies, decode): encodings read over the whole turn rather than chunk by chunk
+    ("url_encoding", re.compile(r"%[0-9a-fA-F]{2}").search, urllib.parse.unquote),
+    ("html_entities", re.compile(r"&#?\w+;").search, html.unescape),
+    ("escapes", _ESCAPES.search, _unescape),
+)
+
+
 def decoded_in_place(text: str) -> str:
     """The turn with each encoded chunk replaced by what it decodes to, so that "decode this: <hex>" reads as
     the request it carries (whether that is an attack or a harmless one) rather than as hex."""
@@ -109,10 +120,10 @@ def decoded_in_place(text: str) -> str:
 
     text = _BASE64.sub(lambda m: chunk(m, _from_base64), text)
     text = _HEX.sub(lambda m: chunk(m, _from_hex), text)
-    if re.search(r"%[0-9a-fA-F]{2}", text):
-        text = urllib.parse.unquote(text)
-    text = html.unescape(text)
-    return _ESCAPES.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), text)
+    for _, applies, decode in _WHOLE_TURN:
+        if applies(text):
+            text = decode(text)
+    return text
 
 
 def _decodings(text: str, outer: bool) -> list[tuple[str, str]]:
@@ -124,12 +135,9 @@ def _decodings(text: str, outer: bool) -> list[tuple[str, str]]:
     for chunk in _HEX.findall(text):
         if decoded := _printable(_from_hex(chunk)):
             found.append(("hex", decoded))
-    if re.search(r"%[0-9a-fA-F]{2}", text):
-        found.append(("url_encoding", urllib.parse.unquote(text)))
-    if re.search(r"&#?\w+;", text) and (unescaped := html.unescape(text)) != text:
-        found.append(("html_entities", unescaped))
-    if _ESCAPES.search(text):
-        found.append(("escapes", _ESCAPES.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), text)))
+    for how, applies, decode in _WHOLE_TURN:
+        if applies(text) and (decoded := decode(text)) != text:
+            found.append((how, decoded))
     if outer:
         found.append(("rot13", codecs.encode(text, "rot13")))
         found.append(("reversed", text[::-1]))

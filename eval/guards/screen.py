@@ -3,10 +3,10 @@
 `python -m eval.guards.screen corpus`: leave-one-writer-out over the training corpus (each writer scored by a
 model trained without it, against a threshold set on the other writers) and leave-one-family-out for the
 attack families; block rates per family, writer and OWASP category for the rules, the classifier and both.
-The two earlier held-out splits are corpus writers now (heldout-a, heldout-b), so their leave-one-writer-out
-rows are the development numbers.
+The three earlier held-out splits are corpus writers now (heldout-a, heldout-b, heldout-c), so their
+leave-one-writer-out rows are the development numbers.
 `python -m eval.guards.screen heldout [--llm local|openai|openai-like]`: the committed model and the rules on
-eval/guards/heldout_c.jsonl, the frozen held-out split, and with `--llm` also the whole screen with that LLM's
+eval/guards/heldout_d.jsonl, the frozen held-out split, and with `--llm` also the whole screen with that LLM's
 second opinion on the turns the classifier is unsure about (as the chat runs it). Run it once, at the end;
 nothing may be tuned on what it prints.
 """
@@ -29,7 +29,7 @@ from agent.guards.train import (Embeddings, fit, load_corpus, out_of_writer_scor
                                 turn_texts)
 from index.llm.backends import CHOICES, resolve_backend
 
-SPLITS = {"heldout": Path(__file__).with_name("heldout_c.jsonl")}
+SPLITS = {"heldout": Path(__file__).with_name("heldout_d.jsonl")}
 
 
 def rule_blocks(rows: Sequence[dict]) -> np.ndarray:

@@ -65,6 +65,13 @@ def test_the_classifier_catches_attacks_the_rules_let_through():
     assert all(screen_input(t).rule == "learned" for t in caught)
 
 
+@pytest.mark.parametrize("text", ["thanks!", "thanks a lot", "ok cool", "yes, that one", "nice, thank you!",
+                                  "hello again", "no more horror please"])
+def test_short_chat_turns_nobody_wrote_into_the_corpus_pass(text):
+    assert text.casefold() not in {row["text"].casefold() for row in load_corpus()}
+    assert screen_input(text).allowed, screen_input(text)
+
+
 def test_the_whole_screen_on_unseen_turns():
     blocked = sum(not screen_input(t).allowed for t in ATTACKS)
     allowed = sum(screen_input(t).allowed for t in BENIGN)

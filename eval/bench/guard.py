@@ -1,6 +1,6 @@
 """What screening costs per turn without an LLM: `python -m eval.bench guard [--rounds 3]`.
 
-Every turn of the training corpus and of agent/guards/guard_cases.json (about 2900 turns: short, long,
+Every turn of the training corpus and of agent/guards/guard_cases.json (about 3000 turns: short, long,
 encoded, many languages) through `screen_input`, the rules alone and the whole screen, alternated turn by
 turn after a warm-up (the model file and MiniLM load once, before timing). Prints median and p90 in ms.
 Timing is for a quiet machine; on a shared one the numbers say little.

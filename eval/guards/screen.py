@@ -1,8 +1,9 @@
 """How the input screen holds on phrasings it was not tuned on.
 
-`python -m eval.guards.screen corpus`: leave-one-writer-out over the training corpus (each writer scored by a
-model trained without it, against a threshold set on the other writers) and leave-one-family-out for the
-attack families; block rates per family, writer and OWASP category for the rules, the classifier and both.
+`python -m eval.guards.screen corpus [--llm BACKEND]`: leave-one-writer-out over the training corpus (each writer
+scored by a model trained without it, against a threshold set on the other writers) and leave-one-family-out for
+the attack families; block rates per family, writer and OWASP category for the rules, the classifier and both,
+and with `--llm` also with that LLM's second opinion on the turns in the other writers' unsure band.
 The three earlier held-out splits are corpus writers now (heldout-a, heldout-b, heldout-c), so their
 leave-one-writer-out rows are the development numbers.
 `python -m eval.guards.screen heldout [--llm local|openai|openai-like]`: the committed model and the rules on
@@ -36,16 +37,17 @@ def rule_blocks(rows: Sequence[dict]) -> np.ndarray:
     return np.array([not screen_input(r["text"], learned=False).allowed for r in rows])
 
 
-def leave_one_writer_out(rows: list[dict], scores: np.ndarray) -> np.ndarray:
-    """Blocked by the classifier: each writer's turns scored by a model that never saw that writer, against
-    a threshold set on the other writers' (also out-of-writer) benign scores."""
-    blocked = np.zeros(len(rows), bool)
+def leave_one_writer_out(rows: list[dict], scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(blocked, unsure) by the classifier: each writer's turns scored by a model that never saw that writer,
+    against a threshold and a second-opinion band set on the other writers' (also out-of-writer) benign scores."""
+    blocked, unsure = np.zeros(len(rows), bool), np.zeros(len(rows), bool)
     for writer in sorted({r["writer"] for r in rows}):
         inside = np.array([r["writer"] == writer for r in rows])
         others = [i for i, r in enumerate(rows) if r["writer"] != writer]
-        threshold, _ = threshold_from([rows[i] for i in others], scores[others])
+        threshold, (low, high) = threshold_from([rows[i] for i in others], scores[others])
         blocked[inside] = scores[inside] >= threshold
-    return blocked
+        unsure[inside] = (scores[inside] >= low) & (scores[inside] <= high)
+    return blocked, unsure
 
 
 def leave_one_family_out(rows: list[dict], embeddings: Embeddings, threshold: float) -> dict[str, float]:
@@ -81,23 +83,6 @@ def totals(rows: Sequence[dict], columns: dict[str, np.ndarray]) -> list[str]:
     return lines
 
 
-def corpus_report() -> str:
-    rows = load_corpus()
-    embeddings = Embeddings(default_embed())
-    scores = out_of_writer_scores(rows, embeddings)
-    learned = leave_one_writer_out(rows, scores)
-    rules = rule_blocks(rows)
-    columns = {"rules": rules, "learned": learned, "rules+learned": rules | learned}
-    threshold, _ = threshold_from(rows, scores)
-    families = leave_one_family_out(rows, embeddings, threshold)
-    out = ["## Leave-one-writer-out (corpus)", "", *totals(rows, columns), ""]
-    for key in ("writer", "family", "owasp"):
-        out += breakdown(rows, columns, key) + [""]
-    out += ["## Leave-one-family-out (classifier alone, attacks of the family unseen in training)", "",
-            "| family | blocked |", "|---|---:|"] + [f"| {f} | {r:.0%} |" for f, r in families.items()]
-    return "\n".join(out)
-
-
 class CountedOpinion:
     """A second opinion that counts the turns it was asked about and how many it could not answer."""
 
@@ -109,6 +94,34 @@ class CountedOpinion:
         answer = self.opinion(text)
         self.unanswered += answer is None
         return answer
+
+    def summary(self) -> str:
+        return f"LLM second opinion asked on {self.asked} turns, no usable answer on {self.unanswered}"
+
+
+def corpus_report(llm=None) -> str:
+    rows = load_corpus()
+    embeddings = Embeddings(default_embed())
+    scores = out_of_writer_scores(rows, embeddings)
+    learned, unsure = leave_one_writer_out(rows, scores)
+    rules = rule_blocks(rows)
+    columns = {"rules": rules, "learned": learned, "rules+learned": rules | learned}
+    notes = []
+    if llm is not None:  # what the chat does with an LLM: the unsure turns the rules let through are asked
+        opinion, with_llm = CountedOpinion(SecondOpinion(llm)), rules | learned
+        for i in tqdm(np.flatnonzero(unsure & ~rules), desc="second opinion", unit="turn"):
+            answer = opinion("\n\n".join(turn_texts(rows[i]["text"])))
+            with_llm[i] = learned[i] if answer is None else answer
+        columns["rules+learned+LLM"] = with_llm
+        notes = [opinion.summary(), ""]
+    threshold, _ = threshold_from(rows, scores)
+    families = leave_one_family_out(rows, embeddings, threshold)
+    out = ["## Leave-one-writer-out (corpus)", "", *totals(rows, columns), "", *notes]
+    for key in ("writer", "family", "owasp"):
+        out += breakdown(rows, columns, key) + [""]
+    out += ["## Leave-one-family-out (classifier alone, attacks of the family unseen in training)", "",
+            "| family | blocked |", "|---|---:|"] + [f"| {f} | {r:.0%} |" for f, r in families.items()]
+    return "\n".join(out)
 
 
 def split_report(split: str, llm=None) -> str:
@@ -124,7 +137,7 @@ def split_report(split: str, llm=None) -> str:
         opinion = CountedOpinion(SecondOpinion(llm))
         columns["screen+LLM"] = np.array([not screen_input(r["text"], second_opinion=opinion).allowed
                                           for r in tqdm(rows, desc="screen+LLM", unit="turn")])
-        notes = [f"LLM second opinion asked on {opinion.asked} turns, no usable answer on {opinion.unanswered}", ""]
+        notes = [opinion.summary(), ""]
     out = [f"## {split} split ({path.relative_to(path.parents[2])})", "", *totals(rows, columns), "", *notes]
     for key in ("family", "owasp"):
         out += breakdown(rows, columns, key) + [""]
@@ -135,18 +148,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m eval.guards.screen", description=__doc__.splitlines()[0])
     parser.add_argument("split", choices=("corpus", *SPLITS))
     parser.add_argument("--llm", choices=[c for c in CHOICES if c != "auto"], default="none",
-                        help="a backend for the second opinion on unsure turns (held-out split only; default none)")
+                        help="a backend for the second opinion on unsure turns (default none)")
     parser.add_argument("--data-dir", help="where the local model lives (default $MOVIEREC_DATA_DIR or .movierec)")
     args = parser.parse_args(argv)
-    if args.split == "corpus":
-        print(corpus_report())
-        return
     llm = None
     if args.llm != "none":
         from index.config import data_dir
 
         llm = resolve_backend(args.llm, data_dir(args.data_dir)).llm
-    print(split_report(args.split, llm))
+    print(corpus_report(llm) if args.split == "corpus" else split_report(args.split, llm))
 
 
 if __name__ == "__main__":

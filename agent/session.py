@@ -62,7 +62,7 @@ class ChatSession:
         self.services = services
         self.tools = ToolSession(services, collection)
         self.llm = services.reranker.llm
-        self.second_opinion = SecondOpinion(self.llm) if self.llm is not None else None
+        self.second_opinion = SecondOpinion(self.llm) if self.llm is not None and services.second_opinion else None
         self.memory = Memory.from_defaults(session_id=session_id, token_limit=_token_limit(services))
         self.turn_timeout = turn_timeout
         self.replies: list[Reply] = []

@@ -70,6 +70,14 @@ def run(session, *turns):
     return [asyncio.run(session.send(t)) for t in turns]
 
 
+def test_the_guard_asks_the_llm_for_a_second_opinion_only_where_the_backend_screens_turns(workspace):
+    asking = session_with(workspace, Script("Any era?"))
+    assert asking.second_opinion is not None and asking.second_opinion.llm is asking.llm
+    services = MovieServices.from_workspace(workspace, use_llm=False)
+    services.reranker.llm, services.second_opinion = MockFunctionCallingLLM(), False  # as a local backend sets it
+    assert ChatSession(services, "quiet", collection=BASELINE).second_opinion is None
+
+
 def test_the_agent_asks_before_it_recommends(workspace):
     # The scripted model is eager: it calls search_movies on the very first turn.
     script = Script(("search_movies", {"query": "something"}), "What era do you like?")

@@ -27,6 +27,7 @@ class MovieServices:
     workspace: Workspace
     reranker: JustifiedRerank
     weights: FusionWeights = field(default_factory=FusionWeights.load)
+    second_opinion: bool = True  # may the input guard ask the LLM about turns it is unsure of (Backend.screens_turns)
     _generators: dict[str, CandidateGenerator] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -34,7 +35,8 @@ class MovieServices:
         llm = ws.backend.llm if use_llm else None
         if llm is not None and llm.metadata.context_window < SMALL_WINDOW:
             rerank_options.setdefault("max_candidates", SMALL_WINDOW_CANDIDATES)
-        return cls(workspace=ws, reranker=JustifiedRerank(llm=llm, **rerank_options))
+        return cls(workspace=ws, reranker=JustifiedRerank(llm=llm, **rerank_options),
+                   second_opinion=ws.backend.screens_turns if use_llm else True)
 
     @property
     def catalog(self):

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from argparse import Namespace
 
+import pytest
+
 from eval.bench.compare import bench_compare, interleaved, summary as compare_summary
 from eval.bench.turns import summary
 from eval.transcripts.files import Transcript
@@ -114,3 +116,13 @@ def test_compare_refuses_a_folder_that_is_not_a_checkout(tmp_path, capsys):
 def test_the_command_line_offers_compare():
     done = subprocess.run([sys.executable, "-m", "eval.bench", "compare", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "--against" in done.stdout and "--limit" in done.stdout
+
+
+@pytest.mark.llm
+def test_the_llama_speed_bench_reports_the_build_and_its_speeds(smollm2_gguf, capsys):
+    from eval.bench.llama_speed import bench_llama
+
+    assert bench_llama(Namespace(model=str(smollm2_gguf), data_dir=None, repeats=1)) == 0
+    build, prompt, generation = capsys.readouterr().out.strip().splitlines()
+    assert "AVX2 = 1" in build and "AMX" not in build
+    assert float(prompt.split()[1]) > 0 and "ms/token free" in generation and "resampled" in generation

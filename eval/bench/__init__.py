@@ -7,4 +7,5 @@
 `ease`: EASE fit time and peak memory, bundled catalog and a synthetic 60k-film one (ease.py).
 `guard`: what the input screen costs per turn without an LLM (guard.py).
 `load`: many simultaneous sessions against `movierec ui --llm none` (load.py).
+`llama`: prompt and generation speed of the installed llama.cpp build (llama_speed.py).
 """

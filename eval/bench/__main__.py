@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 
 import eval.bench
-from eval.bench import compare, ease, enrich, guard, index_layer, load, turns
+from eval.bench import compare, ease, enrich, guard, index_layer, llama_speed, load, turns
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m eval.bench", description=eval.bench.__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (index_layer, enrich, turns, compare, ease, guard, load):
+    for module in (index_layer, enrich, turns, compare, ease, guard, load, llama_speed):
         module.add_parser(commands)
     return parser
 

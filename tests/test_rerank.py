@@ -9,7 +9,7 @@ from llama_index.core.llms import ChatMessage
 from llama_index.core.llms.mock import MockFunctionCallingLLM
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from tools.rerank import JustifiedRerank, one_sentence
+from tools.rerank import REASON_CHARS, JustifiedRerank, Picks, one_sentence
 
 
 def candidates(n=8):
@@ -151,3 +151,17 @@ def test_one_sentence():
     assert one_sentence("A tense heist film. It also has Pacino.") == "A tense heist film."
     assert one_sentence('  "You wanted the 90s!"  ') == "You wanted the 90s!"
     assert one_sentence("ok") == ""
+
+
+def test_a_reason_the_grammar_closed_loses_its_cut_word():
+    written = ("Its slow-burning dread and grainy seventies look echo everything you loved about the films you "
+               "named, unforgettable")[:REASON_CHARS]
+    assert written.endswith("unforget")
+    assert one_sentence(written).endswith("the films you named…")
+    assert one_sentence("A short, complete reason without a full stop") == "A short, complete reason without a full stop"
+
+
+def test_the_schema_caps_each_reason_for_constrained_decoding():
+    reason = Picks.model_json_schema()["$defs"]["Pick"]["properties"]["reason"]
+    assert reason["maxLength"] == REASON_CHARS
+    Picks.model_validate({"picks": [{"id": 1, "reason": "x" * (REASON_CHARS * 2)}]})  # APIs may ignore the cap

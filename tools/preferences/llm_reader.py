@@ -33,7 +33,6 @@ from index.matching import TitleMatcher
 from index.titles import normalize, split_year
 from tools.preferences import GENRES, MOODS, Preferences
 
-PROMPT_VERSION = "reading-v1"
 READ_TIMEOUT = 90.0  # seconds, in the chat; the local 1.5B model on 2 busy cores takes 10-40 s
 CHECK_TIMEOUT = 900.0  # in the reading check, which measures reading, not the machine's load
 MAX_TOKENS = 256  # a full reading is under 150 tokens; the cap stops a model that repeats itself

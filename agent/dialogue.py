@@ -9,6 +9,9 @@ from tools.session import ToolSession
 
 NO_LLM_NOTE = "_(running without a language model: questions and reasons come from fixed rules)_"
 _MORE = re.compile(r"\b(?:more|others?|another|again|different|else|new ones?|next)\b", re.IGNORECASE)
+# A turn that asks the assistant something is the agent's to answer, even while signals are missing.
+_ASKS = re.compile(r"\?|^\W*(?:what|which|who|why|how|where|is|are|does|do you|can you|could you|would you|tell me|"
+                   r"look up|explain|describe|compare)\b", re.IGNORECASE)
 _THANKS = re.compile(r"^\s*(?:thanks?|thank you|great|perfect|cool|awesome|ok(?:ay)?|bye)\b", re.IGNORECASE)
 
 
@@ -27,6 +30,11 @@ async def rule_based_reply(session: ToolSession, text: str, changed: bool) -> st
 def wants_picks(session: ToolSession, changed: bool) -> bool:
     """The policy, with or without an LLM: three signals are enough; recommend then, and again when they change."""
     return len(session.preferences.signals) >= MIN_SIGNALS and (not session.shown or changed)
+
+
+def wants_question(session: ToolSession, text: str) -> bool:
+    """Signals are missing and the person only answered, asking nothing: the next question is the reply."""
+    return len(session.preferences.signals) < MIN_SIGNALS and not _ASKS.search(text)
 
 
 def _acknowledge(session: ToolSession) -> str:

@@ -3,8 +3,9 @@
 Every user turn is screened first; a flagged turn gets a polite answer and never reaches the agent. The
 LLM reads the preference signals from the turn, correcting the rules' draft (with no LLM, or when that
 reading fails, the rules' reading stands; a failure is logged, not shown). When picks are due (three
-signals known, none shown yet or the preferences changed) the policy searches; otherwise the agent (or, with
-no LLM, the deterministic dialogue) answers. Whatever the LLM writes passes the output guard before anyone sees it, streamed or not:
+signals known, none shown yet or the preferences changed) the policy searches; when signals are missing and
+the person asked nothing, a backend that does not write its own questions gets the policy's next one;
+otherwise the agent (or, with no LLM, the deterministic dialogue) answers. Whatever the LLM writes passes the output guard before anyone sees it, streamed or not:
 only catalog movies that a tool returned in this session (or that the person named) survive.
 """
 
@@ -21,7 +22,7 @@ from llama_index.core.agent.workflow import AgentStream, FunctionAgent, ToolCall
 from llama_index.core.llms import ChatMessage
 from llama_index.core.memory import Memory
 
-from agent.dialogue import NO_LLM_NOTE, rule_based_reply, wants_picks
+from agent.dialogue import NO_LLM_NOTE, rule_based_reply, wants_picks, wants_question
 from agent.guards import check_output, screen_input
 from agent.guards.second_opinion import SecondOpinion
 from agent.picks import once, with_picks
@@ -53,6 +54,7 @@ class Reply:
     reading_error: str | None = None  # why the LLM's reading was not used
     first_pick_seconds: float | None = None  # from the turn's start until its first film was on screen
     policy_search: bool = False  # the picks were due, so the policy searched without asking the agent
+    policy_question: bool = False  # signals were missing and the person asked nothing: the policy asked the next
 
 
 class ChatSession:
@@ -106,8 +108,13 @@ class ChatSession:
                 else:
                     reply = Reply("")
                     await self._read_turn(text, reply)
-                    due = wants_picks(self.tools, changed=self.tools.preferences != before)
-                    turn = self._policy_turn if due else self._agent_turn
+                    changed = self.tools.preferences != before
+                    if wants_picks(self.tools, changed):
+                        turn = self._policy_turn
+                    elif not self.services.agent_asks and wants_question(self.tools, text):
+                        turn = self._question_turn
+                    else:
+                        turn = self._agent_turn
                     async for partial in turn(text, reply, started):
                         yield partial
             checked = self._guard(reply.text)
@@ -148,6 +155,15 @@ class ChatSession:
                     reply.text = render(item)
         await self.memory.aput_messages([ChatMessage(role="user", content=with_known(text, prefs)),
                                          ChatMessage(role="assistant", content=reply.text)])
+
+    async def _question_turn(self, text: str, reply: Reply, started: float) -> AsyncIterator[str]:
+        """Signals are missing: the policy's next question, for a backend whose agent would only have called
+        search_movies to be told it (Backend.writes_questions)."""
+        reply.policy_question = True
+        reply.text = await rule_based_reply(self.tools, text, changed=True)
+        await self.memory.aput_messages([ChatMessage(role="user", content=with_known(text, self.tools.preferences)),
+                                         ChatMessage(role="assistant", content=reply.text)])
+        yield reply.text
 
     async def _agent_turn(self, text: str, reply: Reply, started: float) -> AsyncIterator[str]:
         agent = FunctionAgent(tools=bind_tools(self.tools), llm=self.llm, system_prompt=SYSTEM_PROMPT)

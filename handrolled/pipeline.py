@@ -29,7 +29,7 @@ from tools.preferences import Preferences
 
 CANDIDATES = 50
 SMALL_WINDOW = 8192
-SMALL_WINDOW_CANDIDATES = 20
+SMALL_WINDOW_CANDIDATES = 12
 LLM_TIMEOUT = 120.0
 RECIPES = ("auto", "baseline", "enriched")
 

@@ -92,6 +92,20 @@ def test_the_agent_asks_before_it_recommends(workspace):
     assert len(script.agent_calls()) == 2
 
 
+def test_where_the_agent_does_not_write_questions_the_policy_asks_them(workspace):
+    script = Script("A slow-burning family crime saga.")  # only the question to the assistant reaches the agent
+    session = session_with(workspace, script)
+    session.services.agent_asks = False  # as the local backend sets it (Backend.writes_questions)
+    first, second, third = run(session, "I want something tense tonight", "what is The Godfather about?",
+                               "90s, and subtitles are fine")
+    assert first.policy_question and first.usage.calls == 1 and "?" in first.text  # the reading only
+    assert not second.policy_question and second.text == "A slow-burning family crime saga."
+    assert third.policy_search and len(third.recommendations) == 5
+    assert len(script.agent_calls()) == 1
+    remembered = [m.content for m in asyncio.run(session.memory.aget())]
+    assert remembered[1] == first.text and "[Known so far:" in remembered[0]  # the agent sees what was asked
+
+
 def test_tool_arguments_reach_the_search(workspace):
     script = Script(("search_movies", {"query": "funny", "year_min": 1980, "year_max": 1989,
                                        "genres": ["Comedy"], "exclude": ["Ghostbusters"]}))
@@ -198,7 +212,7 @@ def test_without_llm_the_rules_run_the_whole_chat(workspace):
     assert json.dumps([r.to_json() for r in replies[2].recommendations])
 
 
-@pytest.mark.parametrize("window, candidates, memory", [(4096, 20, 2457), (8192, 50, 4915), (128_000, 50, 30000)])
+@pytest.mark.parametrize("window, candidates, memory", [(4096, 12, 2457), (8192, 50, 4915), (128_000, 50, 30000)])
 def test_a_small_context_window_gets_fewer_candidates_and_a_shorter_memory(workspace, window, candidates, memory):
     class SizedLLM(MockFunctionCallingLLM):
         @property

@@ -186,14 +186,14 @@ def test_local_without_llama_cpp_says_how_to_install_it(monkeypatch, tmp_path):
         resolve_backend("local", tmp_path)
 
 
-def test_the_local_backend_is_not_asked_to_screen_turns(monkeypatch, tmp_path):
+def test_the_local_backend_is_not_asked_to_screen_turns_or_write_questions(monkeypatch, tmp_path):
     from index.llm import local, selfcheck
 
     monkeypatch.setattr(gguf, "resolve_gguf", lambda data_dir: (tmp_path / "model.gguf", "a local model"))
     monkeypatch.setattr(selfcheck, "check_local_model", lambda path, root: type("Verdict", (), {"ok": True})())
     monkeypatch.setattr(local, "shared_local_llm", lambda path, heads: object())
     backend = resolve_backend("local", tmp_path)
-    assert (backend.name, backend.screens_turns) == ("local", False)
+    assert (backend.name, backend.screens_turns, backend.writes_questions) == ("local", False, False)
 
 
 def test_movierec_gguf_pointing_nowhere_is_refused(monkeypatch, tmp_path):

@@ -16,10 +16,10 @@ from tools.candidates import CandidateGenerator, FusionWeights
 from tools.rerank import JustifiedRerank
 
 COLLECTIONS = (ENRICHED, BASELINE)
-# 50 candidates make a ~3500-token rerank prompt: more than a 4096-token window holds beside the conversation,
-# and ~30 s of prompt processing for a small model on 2 cores. Such models see the first 20.
+# 50 candidates make a ~3500-token rerank prompt: more than a 4096-token window holds beside the conversation.
+# Such models see the first 12: each line is ~55 tokens, and a 1.5B model on 2 cores reads ~30 tokens a second.
 SMALL_WINDOW = 8192
-SMALL_WINDOW_CANDIDATES = 20
+SMALL_WINDOW_CANDIDATES = 12
 
 
 @dataclass(eq=False)
@@ -28,6 +28,7 @@ class MovieServices:
     reranker: JustifiedRerank
     weights: FusionWeights = field(default_factory=FusionWeights.load)
     second_opinion: bool = True  # may the input guard ask the LLM about turns it is unsure of (Backend.screens_turns)
+    agent_asks: bool = True  # does the agent write the clarifying questions (Backend.writes_questions)
     _generators: dict[str, CandidateGenerator] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -36,7 +37,8 @@ class MovieServices:
         if llm is not None and llm.metadata.context_window < SMALL_WINDOW:
             rerank_options.setdefault("max_candidates", SMALL_WINDOW_CANDIDATES)
         return cls(workspace=ws, reranker=JustifiedRerank(llm=llm, **rerank_options),
-                   second_opinion=ws.backend.screens_turns if use_llm else True)
+                   second_opinion=ws.backend.screens_turns if use_llm else True,
+                   agent_asks=ws.backend.writes_questions if use_llm else True)
 
     @property
     def catalog(self):

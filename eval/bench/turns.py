@@ -140,6 +140,7 @@ def _row(transcript_id: str, number: int, reply: Reply, seconds: float, session:
                                                                               and not outcome.fallback),
         "invented_ids": len(outcome.invented_ids) if outcome else 0, "filled": outcome.filled if outcome else 0,
         "removed": len(reply.removed), "recall@5": None, "reading": reply.reading, "policy_search": reply.policy_search,
+        "policy_question": reply.policy_question,
         "reading_error": reply.reading_error,
     }
 
@@ -178,6 +179,9 @@ def summary(rows: list[dict]) -> str:
         by_model = sum("search_movies" in r["tool_calls"] for r in recommending)
         lines.append(f"recommending turns: the policy searched in {by_policy}/{len(recommending)} (picks due), "
                      f"the model called search_movies in {by_model}")
+        clarifying = [r for r in agent_turns if r["kind"] == "clarifying"]
+        lines.append(f"clarifying turns: the policy asked in {sum(bool(r.get('policy_question')) for r in clarifying)}"
+                     f"/{len(clarifying)} (signals missing, nothing asked), the agent answered the rest")
     reranked = [r for r in recommending if r["rerank_llm"]]
     lines.append(f"rerank JSON valid: {sum(r['rerank_valid'] for r in reranked)}/{len(reranked)}; invented ids "
                  f"{sum(r['invented_ids'] for r in reranked)}; picks filled from retrieval order "

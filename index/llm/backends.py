@@ -31,6 +31,7 @@ class Backend:
     llm: LLM | None
     concurrency: int  # parallel requests worth making: remote APIs take many, one local model one at a time
     screens_turns: bool = True  # asked for the input guard's second opinion on turns its classifier is unsure of
+    writes_questions: bool = True  # the agent writes its clarifying questions (False: the policy asks them)
 
     def describe(self) -> str:
         if self.llm is None:
@@ -117,8 +118,10 @@ def _local(data_dir: Path | None) -> Backend:
         raise LocalModelCrash(verdict.message)
     # Not asked by the input guard: on the corpus the bundled 1.5B model blocked about as many harmless turns as
     # the attacks it caught (`python -m eval.guards.screen corpus --llm local`: benign 2.3% -> 6.4%).
+    # Nor asked to write questions: in 13 of 13 clarifying turns (`python -m eval.bench turns --llm local`) it
+    # called search_movies early, whose answer is the policy's question, after 5-10 s of its own.
     return Backend("local", label, shared_local_llm(path, default_data_dir(data_dir) / "prompt-heads"), concurrency=1,
-                   screens_turns=False)
+                   screens_turns=False, writes_questions=False)
 
 
 def _probe(base: str, key: str, what: str) -> list[str]:

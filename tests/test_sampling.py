@@ -40,3 +40,19 @@ def test_sampled_output_keeps_to_the_grammar(smollm2_gguf):
     answer = json.loads(choice["text"]) if choice["finish_reason"] == "stop" else None
     assert answer is not None and answer["mood"] in ("zebra-quiet", "owl-loud")
     assert all(len(p["reason"]) <= 40 and isinstance(p["id"], int) for p in answer["picks"])
+
+
+def test_strings_in_the_json_grammar_hold_no_raw_newline(smollm2_gguf):
+    """llama-cpp-python's own rule lets one in, which no JSON parser accepts; a haiku asks for line breaks."""
+    from llama_cpp import LlamaGrammar
+
+    from index.llm.sampling import ResamplingLlama, json_grammar
+
+    llama = ResamplingLlama(model_path=str(smollm2_gguf), n_ctx=512, n_threads=2, verbose=False)
+    prompt = "<|im_start|>user\nWrite a haiku.<|im_end|>\n<|im_start|>assistant\nHere is a haiku:\n"
+    schema = {"type": "object", "required": ["poem"], "properties": {"poem": {"type": "string"}}}
+    loose = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+    texts = [llama.create_completion(prompt, max_tokens=60, temperature=0.0, grammar=grammar)["choices"][0]["text"]
+             for grammar in (loose, json_grammar(schema))]
+    assert "\n" in texts[0]  # the hole this closes
+    assert "\n" not in texts[1] and texts[1].startswith('{ "poem"')

@@ -9,7 +9,6 @@ compare them; the Makefile's choice of flags was made on these numbers.
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from pathlib import Path
@@ -38,13 +37,13 @@ def bench_llama(args) -> int:
     from index.llm.gguf import resolve_gguf
 
     path = args.model or resolve_gguf(Path(args.data_dir) if args.data_dir else None)[0]
-    from index.llm.sampling import ResamplingLlama
+    from index.llm.sampling import ResamplingLlama, json_grammar
 
     llama = load_reference_model(path, context_window=4096, n_threads=2)
     resampling = ResamplingLlama(model_path=str(path), n_ctx=4096, n_threads=2, verbose=False)
     print(f"llama-cpp-python {llama_cpp.__version__}; {llama_cpp.llama_print_system_info().decode().strip()}")
     tokens = llama.tokenize((TEXT * (PROMPT_TOKENS // 20)).encode("utf-8"), add_bos=True)[:PROMPT_TOKENS]
-    grammar = llama_cpp.LlamaGrammar.from_json_schema(json.dumps(SCHEMA), verbose=False)
+    grammar = json_grammar(SCHEMA)
     read, free, constrained, resampled = [], [], [], []
     for _ in range(args.repeats):
         read.append(len(tokens) / _seconds(lambda: _evaluate(llama, tokens)))

@@ -10,7 +10,6 @@ a folder, a loaded model also keeps its head-only states there for the next run.
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 from typing import Any, Iterator
@@ -55,7 +54,9 @@ class LlamaRuntime:
                  context_window: int, max_tokens: int, temperature: float) -> Iterator[str]:
         """Text pieces of one completion of the chat `prompt`; `schema` constrains it by a JSON grammar.
         Turn options override `max_tokens`, `temperature` and `stop`; prompt and reply tokens are counted."""
-        from llama_cpp import LlamaGrammar, StoppingCriteriaList
+        from llama_cpp import StoppingCriteriaList
+
+        from index.llm.sampling import json_grammar
 
         with self.lock:
             try:
@@ -68,7 +69,7 @@ class LlamaRuntime:
                                         f"{context_window}-token context")
                 options = dict(turn.options)
                 stop = _as_list(rendered.stop) + _as_list(options.pop("stop", None))
-                grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False) if schema else None
+                grammar = json_grammar(schema) if schema else None
                 head = head_of(prompt)
                 turn.usage["prompt_tokens"] += len(tokens)
                 # Only a head this process has not met yet may need evaluating alone (and storing).

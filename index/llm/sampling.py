@@ -7,16 +7,34 @@ one token; only when the grammar rejects it does it constrain the whole vocabula
 decoding gives the same tokens either way; with a temperature it is llama.cpp's approximation of the
 constrained distribution. The rejected token stays in the free chain's repeat-penalty history, which is
 neutral here (no repeat, frequency or presence penalty is set).
+
+`json_grammar` also closes a hole in llama-cpp-python's JSON grammar: its string character is `[^"\\]`, so a
+raw newline may go into a string, which no JSON parser accepts (one rerank of the 1.5B model failed on it);
+llama.cpp's own converter leaves out control characters, and so does this one.
 """
 
 from __future__ import annotations
 
 import ctypes
+import json
 import math
+from typing import Any
 
 import llama_cpp
 import numpy as np
 from llama_cpp._internals import LlamaSampler
+
+
+_LOOSE_CHAR = 'char ::= [^"\\\\] |'
+_STRICT_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F] |'
+
+
+def json_grammar(schema: dict[str, Any]) -> llama_cpp.LlamaGrammar:
+    """The grammar of JSON that fits `schema`, with no raw control characters inside strings."""
+    text = llama_cpp.LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)._grammar
+    if _LOOSE_CHAR not in text and "char ::=" in text:
+        raise ValueError("llama-cpp-python's JSON string rule changed; index/llm/sampling.py expects the old one")
+    return llama_cpp.LlamaGrammar.from_string(text.replace(_LOOSE_CHAR, _STRICT_CHAR), verbose=False)
 
 
 class GrammarResampler:

@@ -51,13 +51,15 @@ class Pick(BaseModel):
 
 
 MAX_PICKS = 10
+TOP_N = 5
 DISLIKED_KEY = "disliked"  # node metadata: `|`-separated names of films the person disliked
 
 
 class Picks(BaseModel):
     # Bounded: constrained decoding enforces it, and an unbounded list lets a small model repeat picks until
-    # it runs out of tokens, which leaves JSON that does not parse.
-    picks: list[Pick] = Field(max_length=MAX_PICKS)
+    # it runs out of tokens, which leaves JSON that does not parse. At least TOP_N under a grammar (a hint to
+    # APIs): with reasons capped, the 1.5B model often closed the list after one pick.
+    picks: list[Pick] = Field(max_length=MAX_PICKS, json_schema_extra={"minItems": TOP_N})
 
 
 @dataclass
@@ -79,7 +81,7 @@ class JustifiedRerank(BaseNodePostprocessor):
     """
 
     llm: LLM | None = Field(default=None, description="None: keep the evidence order and reasons")
-    top_n: int = Field(default=5, gt=0, le=MAX_PICKS)
+    top_n: int = Field(default=TOP_N, gt=0, le=MAX_PICKS)
     max_candidates: int = Field(default=50, gt=0, description="how many candidates the LLM sees")
     timeout: float = Field(default=120.0, gt=0, description="seconds before falling back to retrieval order")
     description_chars: int = Field(default=80, ge=0)

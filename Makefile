@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# llama-cpp-python has no wheel on PyPI: it compiles once (about 5 minutes on 2 cores). Never with -march=native:
+# llama-cpp-python has no wheel on PyPI: it compiles once (4-12 minutes on 2 cores). Never with -march=native:
 # a native build picked up AMX on one machine and segfaulted on the first token. On x86-64 the flags come from
 # /proc/cpuinfo, never AMX: AVX-512 (with VNNI, BF16, VBMI where present) when the CPU has F, BW, DQ and VL, which
 # on 2 Sapphire Rapids cores reads prompts 1.6x faster than AVX2 (`python -m eval.bench llama`); else AVX2/FMA/F16C (every

@@ -2,8 +2,8 @@
 
 The corpus is `corpus/*.jsonl` (one file per writer) plus the tuning split of `guard_cases.json`. The
 threshold comes from leave-one-writer-out scores, so it is set on phrasings the model did not see.
-The three earlier held-out splits, burned by their reports, are corpus writers now (`heldout-a`, `heldout-b`,
-`heldout-c`); it never reads the held-out split (eval/guards/heldout_d.jsonl).
+The four earlier held-out splits, reported, are corpus writers now (`heldout-a` to `heldout-d`); it never reads
+the held-out split (eval/guards/heldout_e.jsonl).
 """
 
 from __future__ import annotations

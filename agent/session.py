@@ -153,17 +153,20 @@ class ChatSession:
                     yield item
                 else:
                     reply.text = render(item)
-        await self.memory.aput_messages([ChatMessage(role="user", content=with_known(text, prefs)),
-                                         ChatMessage(role="assistant", content=reply.text)])
+        await self._remember(text, reply.text)
 
     async def _question_turn(self, text: str, reply: Reply, started: float) -> AsyncIterator[str]:
         """Signals are missing: the policy's next question, for a backend whose agent would only have called
         search_movies to be told it (Backend.writes_questions)."""
         reply.policy_question = True
         reply.text = await rule_based_reply(self.tools, text, changed=True)
-        await self.memory.aput_messages([ChatMessage(role="user", content=with_known(text, self.tools.preferences)),
-                                         ChatMessage(role="assistant", content=reply.text)])
+        await self._remember(text, reply.text)
         yield reply.text
+
+    async def _remember(self, text: str, answer: str) -> None:
+        """A turn the agent did not answer, written into its memory as if it had."""
+        await self.memory.aput_messages([ChatMessage(role="user", content=with_known(text, self.tools.preferences)),
+                                         ChatMessage(role="assistant", content=answer)])
 
     async def _agent_turn(self, text: str, reply: Reply, started: float) -> AsyncIterator[str]:
         agent = FunctionAgent(tools=bind_tools(self.tools), llm=self.llm, system_prompt=SYSTEM_PROMPT)

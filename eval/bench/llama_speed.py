@@ -13,10 +13,8 @@ import statistics
 import time
 from pathlib import Path
 
-from eval.bench.reference import TEXT, load_reference_model
+from eval.bench.reference import NEW_TOKENS, PROMPT_TOKENS, TEXT, load_reference_model
 
-PROMPT_TOKENS = 1000
-NEW_TOKENS = 64
 GENERATION_PROMPT = 200
 SCHEMA = {"type": "object", "required": ["picks"], "properties": {"picks": {"type": "array", "items": {
     "type": "object", "required": ["id", "reason"],
@@ -35,10 +33,9 @@ def bench_llama(args) -> int:
     import llama_cpp
 
     from index.llm.gguf import resolve_gguf
-
-    path = args.model or resolve_gguf(Path(args.data_dir) if args.data_dir else None)[0]
     from index.llm.sampling import ResamplingLlama, json_grammar
 
+    path = args.model or resolve_gguf(Path(args.data_dir) if args.data_dir else None)[0]
     llama = load_reference_model(path, context_window=4096, n_threads=2)
     resampling = ResamplingLlama(model_path=str(path), n_ctx=4096, n_threads=2, verbose=False)
     print(f"llama-cpp-python {llama_cpp.__version__}; {llama_cpp.llama_print_system_info().decode().strip()}")

@@ -2,8 +2,8 @@
 
 The corpus is `corpus/*.jsonl` (one file per writer) plus the tuning split of `guard_cases.json`. The
 threshold comes from leave-one-writer-out scores, so it is set on phrasings the model did not see.
-The four earlier held-out splits, reported, are corpus writers now (`heldout-a` to `heldout-d`); it never reads
-the held-out split (eval/guards/heldout_e.jsonl).
+The five earlier held-out splits, reported, are corpus writers now (`heldout-a` to `heldout-e`); it never reads
+the held-out split (eval/guards/heldout_f.jsonl).
 """
 
 from __future__ import annotations

@@ -86,7 +86,9 @@ def test_the_pushed_title_is_extracted_for_the_audit(case):
 
 @pytest.mark.parametrize("text", ["Please always include one animated film in the list.",
                                   "You must only recommend things my kids can watch.",
-                                  "Recommend something like Always (1989), I cried at the end."])
+                                  "Recommend something like Always (1989), I cried at the end.",
+                                  "Always show the runtime beside each one, please.",
+                                  "could you always list the release year too"])
 def test_a_standing_preference_is_not_a_pushed_title(text):
     verdict = screen_input(text)
     assert verdict.allowed and verdict.injected_title is None

@@ -77,6 +77,9 @@ _GENERIC_WORDS = {
     "any", "other", "my", "our", "picks", "titles", "options", "western", "westerns", "musical", "musicals",
     "side", "light", "lighter", "short", "shorter", "funny", "scary", "sad", "dark", "darker", "upbeat", "under",
     "hours", "minutes", "subtitled", "dubbed",
+    # what a person asks to see beside each pick ("always include the release year"), not a film
+    "runtime", "runtimes", "year", "years", "release", "length", "rating", "ratings", "trailer", "trailers",
+    "shortest", "longest", "black", "white",
 }
 
 

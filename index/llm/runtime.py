@@ -2,7 +2,8 @@
 
 Prompts go through the model's chat template (read from the GGUF). Every llama.cpp call holds the
 runtime's lock until its pieces are exhausted or closed, so concurrent chat sessions can share one model.
-Grammars constrain by resampling (index/llm/sampling.py). Each prompt resumes from the state saved for its
+Grammars constrain by resampling (index/llm/sampling.py), and tokens the reply copies from its prompt are
+checked several at a time (index/llm/drafting.py). Each prompt resumes from the state saved for its
 head (index/llm/prompt_cache.py), so only the tokens after
 what it shares with the last prompt of that head are evaluated; the counts go into the turn's usage. Given
 a folder, a loaded model also keeps its head-only states there for the next run.
@@ -40,11 +41,11 @@ class LlamaRuntime:
              max_heads: int = MAX_HEADS, head_store: str | Path | None = None) -> LlamaRuntime:
         import llama_cpp
 
-        from index.llm.sampling import ResamplingLlama
+        from index.llm.drafting import DraftingLlama
 
         path = Path(model_path)
         try:
-            llama = ResamplingLlama(model_path=str(path), n_ctx=context_window, n_threads=n_threads, verbose=False)
+            llama = DraftingLlama(model_path=str(path), n_ctx=context_window, n_threads=n_threads, verbose=False)
         except (ValueError, RuntimeError, OSError) as exc:
             raise BackendError(f"cannot load the GGUF model {model_path}: {exc}") from exc
         identity = f"llama-cpp-python {llama_cpp.__version__}:{path.name}:{path.stat().st_size}:n_ctx {context_window}"

@@ -444,3 +444,13 @@ def test_every_catalog_title_with_punctuation_or_small_words_survives_as_a_pick_
             if checked.removed or checked.text != text:
                 lost.append((movie.title, checked.removed))
     assert lost == []
+
+
+def test_warm_up_loads_the_learned_screen_and_its_embedder():
+    from agent.guards import warm_up
+    from agent.guards.classifier import default_embed, learned_screen
+
+    learned_screen.cache_clear()
+    default_embed.cache_clear()
+    assert warm_up() > 0
+    assert learned_screen.cache_info().currsize == 1 and default_embed.cache_info().currsize == 1

@@ -13,6 +13,7 @@ import threading
 
 import gradio as gr
 
+from agent.guards import warm_up as warm_up_screen
 from agent.session import SessionStore
 from index.buildlock import unbuilt_note
 from index.embeddings import one_thread_per_query
@@ -50,9 +51,11 @@ class Collections:
             self.services.generator(name)
 
     def warm_up(self, name: str) -> threading.Thread:
-        """Open `name` in the background, so the page is served first; the first message waits for it."""
+        """Open `name` (and load the input screen) in the background, so the page is served first; the first
+        message waits for it."""
         def run():
             try:
+                warm_up_screen()
                 self.open(name)
             except Exception:  # a missing collection is said in the chat, when someone asks
                 log.warning("warm-up of the %r collection failed", name, exc_info=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from agent.guards import warm_up
 from agent.session import ChatSession
 from tools.services import MovieServices
 
@@ -13,6 +14,7 @@ GREETING = "Hi! I'm your film librarian. What are you in the mood for? (Ctrl-D o
 
 async def chat(services: MovieServices, collection: str, read=input, write=print) -> None:
     session = ChatSession(services, "terminal", collection)
+    await asyncio.to_thread(warm_up)  # before the greeting: the first answer then costs what the others do
     write(GREETING)
     while True:
         try:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from agent.guards import warm_up
 from agent.session import ChatSession, Reply
 from eval.metrics import recall_at_k, relevant_set
 from eval.transcripts.files import load_transcripts
@@ -60,7 +61,8 @@ def bench_turns(args) -> int:
         services = MovieServices.from_workspace(ws)
         label, replay = ws.backend.describe(), lambda t, tick: asyncio.run(_replay(services, collection, t, tick))
     transcripts = load_transcripts(args.transcripts)[: args.limit]
-    print(f"path: {args.path}; llm: {label}; collection: {collection}; transcripts: {len(transcripts)}", flush=True)
+    print(f"path: {args.path}; llm: {label}; collection: {collection}; transcripts: {len(transcripts)}; input "
+          f"screen loaded at start in {warm_up():.1f} s (as the UI and the terminal chat do)", flush=True)
     rows = []
     bar = tqdm(total=sum(len(t.turns) for t in transcripts), desc=f"turns {args.path}", unit="turn",
                file=sys.stderr, dynamic_ncols=True)

@@ -9,7 +9,9 @@ import json
 import numpy as np
 import pytest
 
-from index.llm.drafting import PromptLookup
+pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[local]')")
+
+from index.llm.drafting import PromptLookup  # noqa: E402
 
 
 def test_the_latest_earlier_occurrence_is_continued():

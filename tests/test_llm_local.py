@@ -142,7 +142,9 @@ def test_smollm2_a_second_prompt_with_the_same_head_evaluates_only_its_new_token
 
     from index.llm.local import LocalLlamaCPP
 
-    llm = LocalLlamaCPP(model_path=smollm2_gguf, temperature=0.0, max_new_tokens=8)  # its own cache
+    # One reply token: llama.cpp counts the batches that check drafted tokens (index/llm/drafting.py) as prompt
+    # evaluation too, and a one-token reply has no draft to check.
+    llm = LocalLlamaCPP(model_path=smollm2_gguf, temperature=0.0, max_new_tokens=1)  # its own cache
     context = llm._runtime.llama._ctx.ctx
 
     def chat(system, *turns):
@@ -158,7 +160,7 @@ def test_smollm2_a_second_prompt_with_the_same_head_evaluates_only_its_new_token
     sent, cached = reply.additional_kwargs["prompt_tokens"], reply.additional_kwargs["cached_tokens"]
     assert rerank_evaluated > 60  # the other head really replaced the model's state in between
     assert cached > 80 and evaluated == sent - cached < 20  # llama.cpp's own count: only the new turn
-    fresh = LocalLlamaCPP(model_path=smollm2_gguf, temperature=0.0, max_new_tokens=8, prompt_heads=0)
+    fresh = LocalLlamaCPP(model_path=smollm2_gguf, temperature=0.0, max_new_tokens=1, prompt_heads=0)
     again = fresh.chat([ChatMessage(role="system", content=agent),
                         ChatMessage(role="user", content="I want something tense"),
                         ChatMessage(role="user", content="from the 90s")])

@@ -2,8 +2,8 @@
 
 The corpus is `corpus/*.jsonl` (one file per writer) plus the tuning split of `guard_cases.json`. The
 threshold comes from leave-one-writer-out scores, so it is set on phrasings the model did not see.
-The five earlier held-out splits, reported, are corpus writers now (`heldout-a` to `heldout-e`); it never reads
-the held-out split (eval/guards/heldout_f.jsonl).
+The six earlier held-out splits, reported, are corpus writers now (`heldout-a` to `heldout-f`); it never reads
+the held-out split (eval/guards/heldout_g.jsonl).
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ from agent.guards.readings import clean, readings
 CORPUS_DIR = Path(__file__).with_name("corpus")
 CASES_FILE = Path(__file__).with_name("guard_cases.json")
 C = 4.0
-BENIGN_BLOCK_TARGET = 0.015  # share of unseen-writer benign turns the classifier alone may block
+# Share of unseen-writer benign turns the classifier alone may block. 0.015 until stop 26; heldout-f then blocked
+# 2.9% of its benign turns (96.7% of attacks), and on the six held-out writers' leave-one-writer-out rows 0.01
+# keeps both goals (95.8% / 1.5%; 0.015: 96.3% / 2.1%).
+BENIGN_BLOCK_TARGET = 0.01
 UNSURE_BENIGN = (0.90, 0.995)  # the second opinion's band, as quantiles of unseen-writer benign scores
 _CASE_FAMILY = {"fake_system": "fake_role", "role_play": "persona_jailbreak", "hidden": "indirect",
                 "obfuscated": "encoded"}

@@ -4,10 +4,10 @@
 scored by a model trained without it, against a threshold set on the other writers) and leave-one-family-out for
 the attack families; block rates per family, writer and OWASP category for the rules, the classifier and both,
 and with `--llm` also with that LLM's second opinion on the turns in the other writers' unsure band.
-The five earlier held-out splits are corpus writers now (heldout-a to heldout-e), so their
+The six earlier held-out splits are corpus writers now (heldout-a to heldout-f), so their
 leave-one-writer-out rows are the development numbers.
 `python -m eval.guards.screen heldout [--llm local|openai|openai-like]`: the committed model and the rules on
-eval/guards/heldout_f.jsonl, the frozen held-out split, and with `--llm` also the whole screen with that LLM's
+eval/guards/heldout_g.jsonl, the frozen held-out split, and with `--llm` also the whole screen with that LLM's
 second opinion on the turns the classifier is unsure about (as the chat runs it). Run it once, at the end;
 nothing may be tuned on what it prints.
 """
@@ -30,7 +30,7 @@ from agent.guards.train import (Embeddings, fit, load_corpus, out_of_writer_scor
                                 turn_texts)
 from index.llm.backends import CHOICES, resolve_backend
 
-SPLITS = {"heldout": Path(__file__).with_name("heldout_f.jsonl")}
+SPLITS = {"heldout": Path(__file__).with_name("heldout_g.jsonl")}
 
 
 def rule_blocks(rows: Sequence[dict]) -> np.ndarray:

@@ -5,8 +5,8 @@ On 2 cores a generated token costs about 95 ms, one forward pass of the model, w
 the JSON keys of each pick, the candidate ids, the rules' draft reading it corrects, the person's words in a
 reason. After each token, `PromptLookup` finds the latest earlier place where the last few tokens occurred and
 proposes the tokens that followed there; llama-cpp-python's generate loop evaluates them in one batch and samples
-each position in turn, keeping the draft only as far as the sampled tokens agree (the usual speculative check,
-so the output is sampled from the same distribution as without drafting).
+each position in turn, keeping the draft only as far as the sampled tokens agree (the usual speculative check:
+the same distribution as without drafting, up to llama.cpp computing a batch with other kernels than one token).
 
 llama-cpp-python turns on logits for every token of every batch when given a draft model, which on a
 1000-token prompt computes the 152k-word output layer 1000 times and copies 600 MB of logits.
@@ -28,7 +28,8 @@ MIN_MATCH = 3  # tokens that must repeat before a draft is proposed: shorter mat
 
 
 class PromptLookup(LlamaDraftModel):
-    """Proposes the tokens that followed the latest earlier occurrence of the last `match` tokens."""
+    """Proposes the `draft_tokens` that followed the latest earlier occurrence of the last `max_match` tokens, or
+    of fewer, down to `min_match`."""
 
     def __init__(self, draft_tokens: int = DRAFT_TOKENS, min_match: int = MIN_MATCH, max_match: int = 6) -> None:
         self.draft_tokens, self.min_match, self.max_match = draft_tokens, min_match, max_match

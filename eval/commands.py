@@ -62,7 +62,9 @@ def recommend_command(ws: Workspace, transcript_file: str, pipeline: str = DEFAU
 
 
 def eval_command(ws: Workspace, transcript_file: str | None = None, pipelines: str | None = None,
-                 out: str | None = None, as_json: bool = False) -> int:
+                 out: str | None = None, as_json: bool = False, judge_reasons: bool = True) -> int:
+    """`judge_reasons=False` skips the LLM judge (the rule check still runs): with the local model it grades
+    every shown reason, minutes a conversation on 2 cores, when only the ranking is wanted."""
     from eval.judge import Judge
     from eval.report import write_report
 
@@ -73,7 +75,8 @@ def eval_command(ws: Workspace, transcript_file: str | None = None, pipelines: s
         print(f"movierec: warning: {warning}", file=sys.stderr)
     names = [n.strip() for n in pipelines.split(",") if n.strip()] if pipelines else None
     backend = ws.backend
-    judge = Judge(backend.llm, f"{backend.name}:{backend.model}") if backend.llm is not None else None
+    judged = judge_reasons and backend.llm is not None
+    judge = Judge(backend.llm, f"{backend.name}:{backend.model}") if judged else None
     try:
         evaluation = evaluate(ctx, transcripts, names, judge)
     except ValueError as exc:
@@ -89,7 +92,8 @@ def eval_command(ws: Workspace, transcript_file: str | None = None, pipelines: s
 
         print(results_table({name: evaluation.summary(name) for name in evaluation.runs}))
         if evaluation.judge_model is None:
-            print("judge: skipped (no LLM); only the rule check of the reasons ran")
+            why = "--no-judge" if backend.llm is not None else "no LLM"
+            print(f"judge: skipped ({why}); only the rule check of the reasons ran")
     _say(f"report: {path}", as_json)
     return 0
 

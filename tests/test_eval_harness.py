@@ -151,6 +151,24 @@ def test_recommend_and_eval_print_exactly_the_json_contracts(workspace, transcri
     assert (tmp_path / "r" / "report.md").is_file() and (tmp_path / "r" / "recall_at_5.png").is_file()
 
 
+def test_no_judge_skips_the_llm_judge_but_not_the_evaluation(workspace, transcripts, tmp_path, capsys,
+                                                             monkeypatch):
+    from llama_index.core.llms import MockLLM
+
+    from index.llm.backends import Backend
+
+    monkeypatch.setattr(workspace, "_backend", Backend("openai-like", "scripted", MockLLM(), 1))
+    file = tmp_path / "t.json"
+    save_transcripts(transcripts[:1], file)
+    judged = {}
+    for judge_reasons in (True, False):
+        assert commands.eval_command(workspace, str(file), "popularity", str(tmp_path / "r"), True,
+                                     judge_reasons=judge_reasons) == 0
+        judged[judge_reasons] = json.loads(capsys.readouterr().out)["judge"]
+    assert judged[True] == {"model": "openai-like:scripted", "skipped": False}
+    assert judged[False] == {"model": None, "skipped": True}
+
+
 def commands_preferences(workspace, transcript) -> dict:
     return EvalContext(workspace).conversation(transcript).preferences.to_json()
 

@@ -42,7 +42,7 @@ def _recommend(args) -> int:
 def _eval(args) -> int:
     from eval.commands import eval_command
 
-    return eval_command(workspace(args), args.transcripts, args.pipelines, args.out, args.json)
+    return eval_command(workspace(args), args.transcripts, args.pipelines, args.out, args.json, not args.no_judge)
 
 
 def _audit(args) -> int:
@@ -143,6 +143,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--pipelines", help="comma-separated pipeline names (default: all that can run)")
     evaluate.add_argument("--out", help="where report.md and the chart go (default: the data dir)")
     evaluate.add_argument("--json", action="store_true", help="print the JSON contract only")
+    evaluate.add_argument("--no-judge", action="store_true",
+                          help="skip the LLM judge of the reasons (the rule check still runs)")
     evaluate.set_defaults(run=_eval)
     audit = commands.add_parser("audit", help="hallucination and prompt-injection audit")
     audit.add_argument("--transcripts", help="transcript file (default: the project's 20 fixed transcripts)")

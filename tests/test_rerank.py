@@ -147,6 +147,21 @@ def test_the_llm_sees_only_max_candidates():
     assert outcome.invented_ids == [12]  # beyond what it was shown, so not a valid pick
 
 
+def test_a_candidate_line_keeps_descriptions_and_tags_but_not_other_peoples_favourites():
+    node = NodeWithScore(node=TextNode(id_="7", text="Heat (1995) | Action\nA heist drama. Viewers tag it: tense. "
+                                                      "Fans also loved: Ronin (1998), Casino (1995).",
+                                       metadata={"movie_id": 7, "title": "Heat (1995)", "genres": "Action|Crime",
+                                                 "fans_of": "Collateral", "evidence_reason": "E."}), score=1.0)
+    bare = NodeWithScore(node=TextNode(id_="8", text="Ronin (1998) | Action\nFans also loved: Heat (1995).",
+                                       metadata={"movie_id": 8, "title": "Ronin (1998)", "genres": "Action",
+                                                 "evidence_reason": "E."}), score=0.9)
+    llm, seen = scripted(picks(7, 8))
+    JustifiedRerank(llm=llm).rerank([node, bare], "x")
+    lines = seen[0].split("Candidates:\n", 1)[1].splitlines()
+    assert lines == ["7 | Heat (1995) | Action, Crime | fans of: Collateral | A heist drama. Viewers tag it: tense.",
+                     "8 | Ronin (1998) | Action | fans of: - | -"]
+
+
 def test_one_sentence():
     assert one_sentence("A tense heist film. It also has Pacino.") == "A tense heist film."
     assert one_sentence('  "You wanted the 90s!"  ') == "You wanted the 90s!"

@@ -1,7 +1,10 @@
 """JustifiedRerank: the LLM orders the fused candidates by fit to the conversation and explains each pick.
 
 One structured-output call sees the conversation summary and the candidates (id, title, genres, the loved
-films whose fans loved each, a short description) and returns `{"picks": [{"id", "reason"}]}`. The
+films whose fans loved each, a short description) and returns `{"picks": [{"id", "reason"}]}`. A candidate
+line is kept short because the local model reads ~100 prompt tokens a second before its first pick: the
+collection text's co-liked sentence ("Fans also loved: ...", other people's favourites, about 27 tokens) is
+left out, the person's own loved films stand in "fans of", named without their years. The
 instructions are a fixed system turn, so the local model keeps them evaluated between calls
 (index/llm/prompt_cache.py); the conversation and the candidates follow. `arerank` streams: each pick is
 handed to `on_pick` as soon as the model has moved past it. The evidence stays in charge: ids that were not
@@ -24,6 +27,8 @@ from llama_index.core.llms import LLM, ChatMessage
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.prompts import ChatPromptTemplate
 from llama_index.core.schema import NodeWithScore, QueryBundle
+
+from index.enrich.enrichers import CO_LIKED_OPENING
 
 REASON_WORDS = 15
 # The grammar closes a reason here. Told not to, the 1.5B model still began each reason by restating the
@@ -230,9 +235,12 @@ def _cites(reason: str, names: str) -> bool:
 
 
 def _description(text: str, title: str) -> str:
-    """The enrichment part of a collection text (after the raw `title | genres` line)."""
-    body = text.split("\n", 1)[1] if "\n" in text else ""
-    return re.sub(r"\s+", " ", body).strip() or text.replace(title, "").strip(" |")
+    """The enrichment part of a collection text (after the raw `title | genres` line), without its co-liked
+    sentence; "-" when nothing else describes the film."""
+    if "\n" not in text:
+        return text.replace(title, "").strip(" |") or "-"
+    body = text.split("\n", 1)[1].split(CO_LIKED_OPENING, 1)[0]
+    return re.sub(r"\s+", " ", body).strip() or "-"
 
 
 def _with_reason(node: NodeWithScore, reason: str, source: str) -> NodeWithScore:

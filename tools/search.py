@@ -7,6 +7,7 @@ from llama_index.core.bridge.pydantic import Field
 from llama_index.core.schema import NodeWithScore, TextNode
 
 from index.recommendation import FIVE_PICKS, Recommendation, render_list
+from index.titles import split_year
 from tools.candidates import Candidate, SearchRequest
 from tools.preferences import GENRES, MOODS, Preferences
 from tools.reasons import evidence_reason
@@ -177,6 +178,6 @@ def _nodes(candidates: list[Candidate], request: SearchRequest, prefs: Preferenc
     for c in candidates:
         meta = {"movie_id": c.movie.movie_id, "title": c.movie.title, "genres": "|".join(c.movie.genres),
                 "evidence_reason": evidence_reason(c, request, disliked), DISLIKED_KEY: not_loved,
-                "fans_of": ", ".join(c.because_of[:2])}
+                "fans_of": ", ".join(split_year(title)[0] for title in c.because_of[:2])}
         nodes.append(NodeWithScore(node=TextNode(id_=str(c.movie.movie_id), text=c.text, metadata=meta), score=c.score))
     return nodes

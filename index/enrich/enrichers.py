@@ -25,6 +25,7 @@ from index.errors import UserError
 from index.store import baseline_text
 
 ENV = "MOVIEREC_ENRICHERS"
+CO_LIKED_OPENING = "Fans also loved:"  # opens the co-liked sentence, the last of a collection text
 TAGS_SHOWN = 8
 
 
@@ -96,7 +97,7 @@ class CoLikedEnricher(Enricher):
 
     def text(self, movie: Movie) -> str | None:
         titles = self.facts.co_liked_titles(movie, self.k)
-        return f"Fans also loved: {', '.join(titles)}." if titles else None
+        return f"{CO_LIKED_OPENING} {', '.join(titles)}." if titles else None
 
 
 class DescriptionEnricher(Enricher):

@@ -53,6 +53,7 @@ class Reply:
     reading: str = "rules"  # who read the turn's preferences: "llm", or "rules" (no LLM, or it failed)
     reading_error: str | None = None  # why the LLM's reading was not used
     first_pick_seconds: float | None = None  # from the turn's start until its first film was on screen
+    first_reason_seconds: float | None = None  # ... until the first film's reason was on screen too
     policy_search: bool = False  # the picks were due, so the policy searched without asking the agent
     policy_question: bool = False  # signals were missing and the person asked nothing: the policy asked the next
 
@@ -195,7 +196,8 @@ class ChatSession:
             await self.memory.aput(ChatMessage(role="assistant", content=answer))
 
     async def _streaming_picks(self, source: AsyncIterator, reply: Reply, started: float) -> AsyncIterator:
-        """`source`'s items, with the list so far (a guarded string) each time the rerank streams a pick."""
+        """`source`'s items, with the list so far (a guarded string) each time the rerank streams a pick: a
+        film as soon as its id is written, then again with its reason."""
         picks: asyncio.Queue[Recommendation] = asyncio.Queue()
         streamed: list[Recommendation] = []
         self.tools.on_pick = picks.put_nowait
@@ -204,9 +206,15 @@ class ChatSession:
                 if not isinstance(item, Recommendation):
                     yield item
                     continue
-                streamed.append(item)
+                place = next((i for i, shown in enumerate(streamed) if shown.movie_id == item.movie_id), None)
+                if place is None:
+                    streamed.append(item)
+                else:
+                    streamed[place] = item  # its reason, written since the film was shown
                 if reply.first_pick_seconds is None:
                     reply.first_pick_seconds = time.perf_counter() - started
+                if item.reason and reply.first_reason_seconds is None:
+                    reply.first_reason_seconds = time.perf_counter() - started
                 yield self._guard(render_draft(streamed)).text
         finally:
             self.tools.on_pick = None

@@ -299,10 +299,12 @@ def test_the_first_pick_is_on_screen_before_the_rerank_has_written_the_rest(work
     first = reply.recommendations[0]
     shown_at = next(written for partial, written in seen if f"**{first.title}**" in partial)
     assert shown_at < llm.total / 2  # one pick of five written: on screen, the others still to come
-    assert f"1. **{first.title}**" in seen[0][0] and f"Streamed reason for {first.movie_id}." in seen[0][0]
+    # the film as soon as its id is written, its reason once written
+    assert seen[0][0].endswith(f"1. **{first.title}** · {', '.join(first.genres)}")
+    assert f"1. **{first.title}** · {', '.join(first.genres)} — Streamed reason for {first.movie_id}." in seen[1][0]
     assert all(later.startswith(earlier) for (earlier, _), (later, _) in zip(seen, seen[1:]))  # lines only grow
     assert len(reply.recommendations) == 5 and reply.text == seen[-1][0]
-    assert reply.first_pick_seconds is not None
+    assert 0 < reply.first_pick_seconds < reply.first_reason_seconds
 
 
 def test_the_prompt_head_is_identical_across_turns_and_what_changes_comes_after_it(workspace):

@@ -22,11 +22,13 @@ def row(kind, seconds, tokens_in, evaluated=None, first_pick=None, **extra):
 def test_the_turn_summary_reports_tokens_evaluated_and_the_first_pick():
     rows = [row("clarifying", 2.0, 2000, 150, reading="llm"), row("clarifying", 3.0, 2100, 250, reading="rules"),
             row("clarifying", 9.0, 2200, 290, reading="llm"),
-            row("recommending", 40.0, 4000, 1500, first_pick=12.0), row("recommending", 50.0, 4200, 1900, 20.0)]
+            row("recommending", 40.0, 4000, 1500, first_pick=12.0, first_reason_seconds=15.0),
+            row("recommending", 50.0, 4200, 1900, 20.0, first_reason_seconds=23.0)]
     text = summary(rows)
     assert "prompt tokens evaluated (after cache reuse) per clarifying turn: median 250, mean 230, max 290" in text
     assert "per recommending turn: median 1700, mean 1700, max 1900" in text
     assert "first pick on screen: median 16.0 s" in text
+    assert "first pick's reason on screen: median 19.0 s" in text
     assert "rerank JSON valid: 2/2" in text
     assert "turns the LLM read (the rest: the rules' reading, after a timeout or invalid output): 2/3" in text
 
@@ -60,7 +62,8 @@ def checkout(root, name, seconds, extra):
 def test_compare_interleaves_both_versions_and_reports_ratios_of_medians(tmp_path, monkeypatch):
     log = tmp_path / "order.log"
     monkeypatch.setenv("COMPARE_LOG", str(log))
-    new = checkout(tmp_path / "new", "new", 4.0, {"tokens_evaluated": 200, "first_pick_seconds": 1.0})
+    new = checkout(tmp_path / "new", "new", 4.0, {"tokens_evaluated": 200, "first_pick_seconds": 1.0,
+                                                  "first_reason_seconds": 2.0})
     old = checkout(tmp_path / "old", "old", 8.0, {})  # an older version: no reuse, no streamed picks reported
     transcripts = [Transcript(f"t{i}", -1, ("a", "b"), (1,)) for i in range(3)]
     references = iter([2.0, 1.0, 3.0])
@@ -72,6 +75,7 @@ def test_compare_interleaves_both_versions_and_reports_ratios_of_medians(tmp_pat
     text = compare_summary(rows)
     assert "  clarifying seconds per turn                4.0 /      8.0 = 0.50" in text
     assert "recommending seconds to the first pick       1.0 /      8.0 = 0.12" in text
+    assert "recommending seconds to its reason           2.0 /      8.0 = 0.25" in text
     assert "clarifying seconds to the first pick" not in text
     assert "recommending prompt tokens evaluated       200.0 /   2000.0 = 0.10" in text
     # two-turn conversations of 8 s and 16 s against a median reference run of 2 s

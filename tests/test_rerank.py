@@ -109,21 +109,28 @@ def test_picks_streamed_before_a_timeout_stay_first_and_the_evidence_fills_the_r
 
         async def astream_structured_predict(self, *args, **kwargs):
             async def partials():
-                yield Picks(picks=[Pick(id=6, reason="Streamed first.")])
-                yield Picks(picks=[Pick(id=6, reason="Streamed first."), Pick(id=4, reason="Streamed second.")])
-                yield SimpleNamespace(picks=[{"id": 6}, {"id": 4}, {"id": 8}])  # the third still being written
+                yield Picks(picks=[Pick(id=6, reason="Streamed first pick.")])
+                yield Picks(picks=[Pick(id=6, reason="Streamed first pick."),
+                                   Pick(id=4, reason="Streamed second pick.")])
+                third = [{"id": 6, "reason": "Streamed first pick."}, {"id": 4, "reason": "Streamed second pick."}]
+                yield SimpleNamespace(picks=[*third, {"id": 8}])  # its id may still grow: 8, 81, ...
+                yield SimpleNamespace(picks=[*third, {"id": 8, "reason": "Half wri"}])  # its id is whole now
                 await asyncio.sleep(5)
             return partials()
 
     shown = []
     rerank = JustifiedRerank(llm=Stalls(), timeout=0.2)
-    outcome = asyncio.run(rerank.arerank(candidates(), "x", on_pick=lambda n: shown.append(n.node.metadata["movie_id"])))
-    assert shown == [6, 4] and ids(outcome.nodes) == [6, 4, 1, 2, 3]  # what the person saw is not replaced
-    assert outcome.fallback and "Timeout" in outcome.error and outcome.filled == 3
+    outcome = asyncio.run(rerank.arerank(candidates(), "x", on_pick=lambda n: shown.append(
+        (n.node.metadata["movie_id"], n.node.metadata["reason"]))))
+    # each film as soon as its id is whole, then with its reason; a half-written reason is never shown
+    assert shown == [(6, ""), (6, "Streamed first pick."), (4, ""), (4, "Streamed second pick."), (8, "")]
+    assert ids(outcome.nodes) == [6, 4, 8, 1, 2]  # what the person saw is not replaced
+    assert outcome.nodes[2].node.metadata["reason"] == "Evidence for 8."
+    assert outcome.fallback and "Timeout" in outcome.error and outcome.filled == 2
     shown_list = [Recommendation(n.node.metadata["movie_id"], f"Film {n.node.metadata['movie_id']}", 2000,
                                  n.node.metadata["reason"]) for n in outcome.nodes]
     text = render(SearchResult(shown_list, outcome, "x", 8, ()))
-    assert "stopped after 2, so the last 3 are ranked by the evidence alone" in text
+    assert "stopped after 3, so the last 2 are ranked by the evidence alone" in text
 
 
 def test_without_llm_the_evidence_order_and_reasons_stand():

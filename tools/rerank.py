@@ -6,8 +6,9 @@ line is kept short because the local model reads ~100 prompt tokens a second bef
 collection text's co-liked sentence ("Fans also loved: ...", other people's favourites, about 27 tokens) is
 left out, the person's own loved films stand in "fans of", named without their years. The
 instructions are a fixed system turn, so the local model keeps them evaluated between calls
-(index/llm/prompt_cache.py); the conversation and the candidates follow. `arerank` streams: each pick is
-handed to `on_pick` as soon as the model has moved past it. The evidence stays in charge: ids that were not
+(index/llm/prompt_cache.py); the conversation and the candidates follow. `arerank` streams: each pick's film
+is handed to `on_pick` as soon as its id is written (the reason still empty), and again with its reason once
+the model has moved past it. The evidence stays in charge: ids that were not
 candidates are dropped and counted, missing picks are filled in retrieval order, and when the LLM fails,
 times out or returns garbage the retrieval order is kept with the evidence-based reasons and `fallback`
 set, so the UI can say so; picks already streamed to the person before a failure stay first, as shown, and
@@ -116,8 +117,9 @@ class JustifiedRerank(BaseNodePostprocessor):
 
     async def arerank(self, nodes: list[NodeWithScore], conversation: str,
                       on_pick: Callable[[NodeWithScore], None] | None = None) -> RerankOutcome:
-        """`on_pick` gets each valid pick with its reason: as soon as the model has written it where the LLM
-        streams partial JSON (`streams_partial_json`: the local model, llama.cpp servers), else at the end."""
+        """`on_pick` gets each valid pick with its reason, at the end; where the LLM streams partial JSON
+        (`streams_partial_json`: the local model, llama.cpp servers) as soon as the model has written it, and
+        before that, with an empty reason, as soon as its id is written: on 2 cores a reason takes ~3 s."""
         if self.llm is None or not nodes:
             return self._evidence_order(nodes)
         chooser = _Chooser(self, nodes, on_pick)
@@ -140,7 +142,7 @@ class JustifiedRerank(BaseNodePostprocessor):
         last: Any = None
         async with aclosing(stream):
             async for last in stream:
-                chooser.take(_written(last)[:-1])  # the last one may still be being written
+                chooser.take(_written(last), last_open=True)
         if not isinstance(last, Picks):
             raise ValueError(f"the streamed picks ended without a valid Picks object: {last!r:.200}")
         return last
@@ -170,17 +172,20 @@ class _Chooser:
         self.chosen: list[NodeWithScore] = []
         self.invented: list[int] = []
         self.seen = 0  # picks of the model's list already taken
+        self.announced: NodeWithScore | None = None  # shown without its reason, which is still being written
 
-    def take(self, written: list[tuple[Any, Any]]) -> None:
-        """Take the picks in `written` (the model's list so far) that were not taken before."""
-        for pick_id, reason in written[self.seen:]:
+    def take(self, written: list[tuple[Any, Any]], last_open: bool = False) -> None:
+        """Take the picks in `written` (the model's list so far) that were not taken before. `last_open`: the
+        last one may still be being written; once its reason has begun its id is whole, and it is announced."""
+        done = written[:-1] if last_open else written
+        for pick_id, reason in done[self.seen:]:
             self.seen += 1
-            node = self.by_id.get(pick_id) if isinstance(pick_id, int) else None
+            node = self._valid(pick_id)
             if node is None:
-                self.invented.append(pick_id)
+                if self._node(pick_id) is None:
+                    self.invented.append(pick_id)
                 continue
-            if len(self.chosen) == self.top_n or any(c.node.node_id == node.node.node_id for c in self.chosen):
-                continue
+            self.announced = None
             sentence = one_sentence(reason if isinstance(reason, str) else "")
             if _cites(sentence, node.node.metadata.get(DISLIKED_KEY, "")):
                 sentence = ""  # a film the person disliked is no reason to watch anything
@@ -189,9 +194,34 @@ class _Chooser:
             self.chosen.append(picked)
             if self.on_pick is not None:
                 self.on_pick(picked)
+        if last_open and len(written) > len(done) and isinstance(written[-1][1], str):
+            self._announce(written[-1][0])
+
+    def _node(self, pick_id: Any) -> NodeWithScore | None:
+        return self.by_id.get(pick_id) if isinstance(pick_id, int) else None
+
+    def _valid(self, pick_id: Any) -> NodeWithScore | None:
+        """The candidate `pick_id` names, if it is one and there is room for it."""
+        node = self._node(pick_id)
+        if node is None or len(self.chosen) == self.top_n or any(c.node.node_id == node.node.node_id
+                                                                 for c in self.chosen):
+            return None
+        return node
+
+    def _announce(self, pick_id: Any) -> None:
+        node = self._valid(pick_id)
+        if node is None or self.announced is node:
+            return
+        self.announced = node
+        if self.on_pick is not None:
+            self.on_pick(_with_reason(node, "", "pending"))
 
     def outcome(self, error: Exception | None = None) -> RerankOutcome:
-        """The picks taken, then retrieval order up to `top_n`; `error`: the LLM stopped before the end."""
+        """The picks taken, then retrieval order up to `top_n`; `error`: the LLM stopped before the end, and a
+        pick already announced stays where it was shown, with its evidence reason."""
+        if self.announced is not None and self._valid(int(self.announced.node.metadata["movie_id"])) is not None:
+            self.chosen.append(_with_reason(self.announced, self.announced.node.metadata.get("evidence_reason", ""),
+                                            "evidence"))
         filled = 0
         for node in self.nodes:
             if len(self.chosen) == self.top_n:

@@ -29,7 +29,9 @@ from eval.transcripts.files import load_transcripts, save_transcripts
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 1800.0  # one transcript on a busy 2-core machine with the local model
 MEASURES = (("seconds", "seconds per turn"), ("first_pick_seconds", "seconds to the first pick"),
-            ("tokens_in", "prompt tokens sent"), ("tokens_evaluated", "prompt tokens evaluated"))
+            ("first_reason_seconds", "seconds to its reason"), ("tokens_in", "prompt tokens sent"),
+            ("tokens_evaluated", "prompt tokens evaluated"))
+FIRST_PICK = ("first_pick_seconds", "first_reason_seconds")
 
 
 def add_parser(commands) -> None:
@@ -115,12 +117,14 @@ def replay(root: Path, transcripts: Path, args, out: Path) -> list[dict]:
 
 def measure(row: dict, key: str) -> float | None:
     """A row's value for `key`, with what an older version that lacks it means by it."""
-    if key == "first_pick_seconds" and row["kind"] != "recommending":
+    if key in FIRST_PICK and row["kind"] != "recommending":
         return None
     value = row.get(key)
     if value is not None:
         return value
-    if key == "first_pick_seconds":
+    if key == "first_reason_seconds" and row.get("first_pick_seconds") is not None:
+        return row["first_pick_seconds"]  # picks shown with their reasons
+    if key in FIRST_PICK:
         return row["seconds"]  # picks all shown when the turn ends
     if key == "tokens_evaluated":
         return row.get("tokens_in")  # no reuse reported: all of it evaluated

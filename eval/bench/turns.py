@@ -105,6 +105,7 @@ def _replay_handrolled(pipeline, transcript, tick=lambda: None) -> list[dict]:
                      "kind": "recommending" if reply.recommendations else "clarifying", "calls": None,
                      "tokens_in": None, "tokens_evaluated": None, "tokens_out": None,
                      "first_pick_seconds": round(time.perf_counter() - started, 2) if reply.recommendations else None,
+                     "first_reason_seconds": round(time.perf_counter() - started, 2) if reply.recommendations else None,
                      "tool_calls": [], "blocked": reply.blocked,
                      "llm_failed": reply.fallback, "error": None, "rerank_llm": has_llm and bool(reply.recommendations),
                      "rerank_valid": has_llm and bool(reply.recommendations) and not reply.fallback,
@@ -122,11 +123,12 @@ def _recall(transcript, replies, prefs) -> float | None:
     return round(recall_at_k([r.movie_id for r in final[:5]], relevant), 3) if relevant and final else None
 
 
-def _first_pick(reply: Reply, seconds: float) -> float | None:
-    """Seconds until the first film was on screen: streamed picks show early, otherwise the whole turn."""
+def _first_pick(reply: Reply, seconds: float, shown: float | None) -> float | None:
+    """Seconds until the first film (or its reason) was on screen: streamed picks show early, otherwise the
+    whole turn."""
     if not reply.recommendations:
         return None
-    return round(reply.first_pick_seconds if reply.first_pick_seconds is not None else seconds, 2)
+    return round(shown if shown is not None else seconds, 2)
 
 
 def _row(transcript_id: str, number: int, reply: Reply, seconds: float, session: ChatSession) -> dict:
@@ -136,7 +138,8 @@ def _row(transcript_id: str, number: int, reply: Reply, seconds: float, session:
         "id": transcript_id, "turn": number, "kind": "recommending" if reply.recommendations else "clarifying",
         "seconds": round(seconds, 2), "calls": reply.usage.calls, "tokens_in": reply.usage.tokens_in,
         "tokens_evaluated": reply.usage.tokens_evaluated, "tokens_out": reply.usage.tokens_out,
-        "first_pick_seconds": _first_pick(reply, seconds), "tool_calls": reply.tool_calls, "blocked": reply.blocked,
+        "first_pick_seconds": _first_pick(reply, seconds, reply.first_pick_seconds),
+        "first_reason_seconds": _first_pick(reply, seconds, reply.first_reason_seconds), "tool_calls": reply.tool_calls, "blocked": reply.blocked,
         "llm_failed": reply.error is not None, "error": reply.error,
         "rerank_llm": bool(outcome and outcome.used_llm), "rerank_valid": bool(outcome and outcome.used_llm
                                                                               and not outcome.fallback),
@@ -163,10 +166,11 @@ def summary(rows: list[dict]) -> str:
                 lines.append(f"  prompt tokens evaluated (after cache reuse) per {kind} turn: median "
                              f"{statistics.median(evaluated):.0f}, mean {statistics.mean(evaluated):.0f}, "
                              f"max {max(evaluated)}")
-            firsts = [r["first_pick_seconds"] for r in group if r.get("first_pick_seconds") is not None]
-            if firsts:
-                lines.append(f"  first pick on screen: median {statistics.median(firsts):.1f} s "
-                             f"(p90 {_p90(firsts):.1f})")
+            for key, what in (("first_pick_seconds", "first pick on screen"),
+                              ("first_reason_seconds", "first pick's reason on screen")):
+                firsts = [r[key] for r in group if r.get(key) is not None]
+                if firsts:
+                    lines.append(f"  {what}: median {statistics.median(firsts):.1f} s (p90 {_p90(firsts):.1f})")
     agent_turns = [r for r in rows if not r["blocked"]]
     failed = sum(r["llm_failed"] for r in agent_turns)
     lines.append(f"turns the LLM answered without failing (tool calls parsed, no timeout): "

@@ -69,9 +69,10 @@ async def astream_schema_predict(llm: LLM, output_cls: Type[Model], prompt: Base
 
 
 def partial_output(text: str) -> FlexibleModel | None:
-    """The JSON object begun in `text`, without the string it is in the middle of (None before one starts)."""
+    """The JSON object begun in `text`, the string it is in the middle of cut where it stops (None before one
+    starts): a key that has a (partial) string value shows that the keys before it are complete."""
     try:
-        value = pydantic_core.from_json(text, allow_partial=True)
+        value = pydantic_core.from_json(text, allow_partial="trailing-strings")
     except ValueError:
         return None
     return FlexibleModel.model_validate(value) if isinstance(value, dict) else None

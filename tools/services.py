@@ -65,6 +65,12 @@ class MovieServices:
     def latest_year(self) -> int:
         return max(m.year or 0 for m in self.catalog)
 
+    def warm_up(self, collection: str = ENRICHED) -> None:
+        """Build what the first search would otherwise build inside someone's turn: the title matcher and the
+        collection's generator."""
+        self.matcher  # noqa: B018 (a cached property, built here)
+        self.generator(collection)
+
     def generator(self, collection: str = ENRICHED) -> CandidateGenerator:
         """Built on first use (opening the collection and indexing BM25 take a few seconds)."""
         if collection not in COLLECTIONS:

@@ -47,8 +47,7 @@ class Collections:
     def open(self, name: str) -> None:
         with self._lock:
             one_thread_per_query()  # many sessions' queries at once, not one query on every core
-            self.services.matcher  # the title matcher reads every turn; build it with the first collection
-            self.services.generator(name)
+            self.services.warm_up(name)
 
     def warm_up(self, name: str) -> threading.Thread:
         """Open `name` (and load the input screen) in the background, so the page is served first; the first

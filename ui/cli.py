@@ -92,7 +92,7 @@ def _chat(args) -> int:
     ws = workspace(args)
     print(f"catalog: {ws.catalog.source}; llm: {ws.backend.describe()}; collection: {args.collection}")
     services = MovieServices.from_workspace(ws)
-    services.generator(args.collection)  # fail now, with a clear message, if the index is not built
+    services.warm_up(args.collection)  # fail now, with a clear message, if the index is not built
     asyncio.run(chat(services, args.collection))
     return 0
 

@@ -113,6 +113,17 @@ def test_an_evidence_reason_never_cites_a_disliked_film(services):
     assert "Titanic" not in only and only.endswith(".")
 
 
+def test_an_evidence_reason_names_the_era_and_genre_in_plain_words(services):
+    adventure = next(m for m in services.catalog if m.genres and m.genres[0] == "Adventure" and m.year)
+    pick = Candidate(movie=adventure, score=1.0, signals={"knn": 1.0})
+    decade = evidence_reason(pick, SearchRequest(text="", era="90s", wanted_genres=("Adventure",)))
+    since = evidence_reason(pick, SearchRequest(text="", era="from 1990", wanted_genres=("Adventure",)))
+    assert decade.startswith(f"An Adventure pick from {adventure.year}, in the 90s you asked for")
+    assert since.startswith(f"An Adventure pick from {adventure.year}, within the era you asked for")
+    prefs = Preferences().update("Anything from the 70s through the 2000s works.", services.matcher, 2018)
+    assert prefs.era == "70s or 2000s"
+
+
 class ScriptedPicks:
     """Stands in for the LLM: returns fixed picks."""
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from tools.candidates import Candidate, SearchRequest
 from tools.preferences import MOODS
+
+_DECADES = re.compile(r"\d0'?s\b|ties\b", re.IGNORECASE)  # era labels that name decades: "90s", "the eighties"
 
 
 def evidence_reason(candidate: Candidate, request: SearchRequest, disliked: tuple[str, ...] = ()) -> str:
@@ -20,7 +24,9 @@ def evidence_reason(candidate: Candidate, request: SearchRequest, disliked: tupl
     era = request.era
     if described:
         year = f" from {movie.year}" if movie.year else ""
-        asked = f", in the {era} you asked for" if era and era != "any era" and movie.year else ""
+        asked = ""
+        if era and era != "any era" and movie.year:  # "in the 90s you asked for"; "from 1990" is no decade
+            asked = f", in the {era} you asked for" if _DECADES.search(era) else ", within the era you asked for"
         clauses.append(f"{described}{year}{asked}")
     if request.subtitles and movie.original_title:
         clauses.append(f"subtitled (original title: {movie.original_title})")
@@ -40,7 +46,8 @@ def _describe(genres: tuple[str, ...], wanted: tuple[str, ...], moods: tuple[str
         return ""
     mood = f"{_join(fitting[:2])} " if fitting else ""
     kind = _join(matched[:3]) if matched else "/".join(genres[:2])
-    return f"a {mood}{kind} pick"
+    article = "an" if (mood or kind)[:1].lower() in "aeiou" else "a"
+    return f"{article} {mood}{kind} pick"
 
 
 def _join(items) -> str:

@@ -82,7 +82,8 @@ def update_era(prefs: Preferences, text: str, latest_year: int) -> Preferences:
     else:
         for match in _DECADE.finditer(text):
             spans.append(_decade_span(match))
-            label = match.group(0) if label is None else f"{label} or {match.group(0)}"
+            said = match.group(0).strip(" -")
+            label = said if label is None else f"{label} or {said}"
         for word, decade in _DECADE_WORDS.items():
             if re.search(rf"\b{word}\b", text, re.IGNORECASE):
                 spans.append((decade * 10, decade * 10 + 9))

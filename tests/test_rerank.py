@@ -159,14 +159,18 @@ def test_a_candidate_line_keeps_descriptions_and_tags_but_not_other_peoples_favo
                                                       "Fans also loved: Ronin (1998), Casino (1995).",
                                        metadata={"movie_id": 7, "title": "Heat (1995)", "genres": "Action|Crime",
                                                  "fans_of": "Collateral", "evidence_reason": "E."}), score=1.0)
+    raw = NodeWithScore(node=TextNode(id_="9", text="Casino (1995) | Crime, Drama",
+                                      metadata={"movie_id": 9, "title": "Casino (1995)", "genres": "Crime|Drama",
+                                                "evidence_reason": "E."}), score=0.8)  # the baseline recipe
     bare = NodeWithScore(node=TextNode(id_="8", text="Ronin (1998) | Action\nFans also loved: Heat (1995).",
                                        metadata={"movie_id": 8, "title": "Ronin (1998)", "genres": "Action",
                                                  "evidence_reason": "E."}), score=0.9)
     llm, seen = scripted(picks(7, 8))
-    JustifiedRerank(llm=llm).rerank([node, bare], "x")
+    JustifiedRerank(llm=llm).rerank([node, bare, raw], "x")
     lines = seen[0].split("Candidates:\n", 1)[1].splitlines()
     assert lines == ["7 | Heat (1995) | Action, Crime | fans of: Collateral | A heist drama. Viewers tag it: tense.",
-                     "8 | Ronin (1998) | Action | fans of: - | -"]
+                     "8 | Ronin (1998) | Action | fans of: - | -",
+                     "9 | Casino (1995) | Crime, Drama | fans of: - | -"]
 
 
 def test_one_sentence():

@@ -151,7 +151,7 @@ class JustifiedRerank(BaseNodePostprocessor):
         lines = []
         for node in nodes[: self.max_candidates]:
             meta = node.node.metadata
-            description = _description(node.node.get_content(), meta.get("title", ""))[: self.description_chars]
+            description = _description(node.node.get_content())[: self.description_chars]
             lines.append(f"{meta['movie_id']} | {meta.get('title', '')} | {meta.get('genres', '').replace('|', ', ')}"
                          f" | fans of: {meta.get('fans_of') or '-'} | {description}")
         return {"top_n": self.top_n, "conversation": conversation or "(nothing yet)", "candidates": "\n".join(lines)}
@@ -264,12 +264,10 @@ def _cites(reason: str, names: str) -> bool:
     return any(re.search(rf"(?<!\w){re.escape(name)}(?!\w)", reason, re.IGNORECASE) for name in names.split("|") if name)
 
 
-def _description(text: str, title: str) -> str:
-    """The enrichment part of a collection text (after the raw `title | genres` line), without its co-liked
-    sentence; "-" when nothing else describes the film."""
-    if "\n" not in text:
-        return text.replace(title, "").strip(" |") or "-"
-    body = text.split("\n", 1)[1].split(CO_LIKED_OPENING, 1)[0]
+def _description(text: str) -> str:
+    """The enrichment part of a collection text (after the raw `title | genres` line, whose genres the line
+    already shows), without its co-liked sentence; "-" when nothing else describes the film."""
+    body = text.split("\n", 1)[1].split(CO_LIKED_OPENING, 1)[0] if "\n" in text else ""
     return re.sub(r"\s+", " ", body).strip() or "-"
 
 

@@ -143,7 +143,8 @@ def _row(transcript_id: str, number: int, reply: Reply, seconds: float, session:
         "seconds": round(seconds, 2), "calls": reply.usage.calls, "tokens_in": reply.usage.tokens_in,
         "tokens_evaluated": reply.usage.tokens_evaluated, "tokens_out": reply.usage.tokens_out,
         "first_pick_seconds": _first_pick(reply, seconds, reply.first_pick_seconds),
-        "first_reason_seconds": _first_pick(reply, seconds, reply.first_reason_seconds), "tool_calls": reply.tool_calls, "blocked": reply.blocked,
+        "first_reason_seconds": _first_pick(reply, seconds, reply.first_reason_seconds),
+        "tool_calls": reply.tool_calls, "blocked": reply.blocked,
         "llm_failed": reply.error is not None, "error": reply.error,
         "rerank_llm": bool(outcome and outcome.used_llm), "rerank_valid": bool(outcome and outcome.used_llm
                                                                               and not outcome.fallback),
